@@ -1,0 +1,170 @@
+"""Box geometry in the package's single coordinate convention.
+
+Boxes are float arrays ``(..., 4)`` of ``x1, y1, x2, y2`` in continuous pixel
+coordinates with exclusive ``x2, y2``: ``w = x2 - x1``, ``h = y2 - y1``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "widths",
+    "heights",
+    "areas",
+    "iou_matrix",
+    "best_iou",
+    "encode_offsets",
+    "decode_offsets",
+    "flip_boxes",
+    "flip_offsets",
+    "square_boxes",
+    "xywh_to_xyxy",
+    "nms",
+]
+
+
+def _as_boxes(boxes) -> np.ndarray:
+    arr = np.asarray(boxes, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.shape[-1] != 4:
+        raise ValueError(f"boxes must have shape (N, 4), got {arr.shape}")
+    return arr
+
+
+def widths(boxes) -> np.ndarray:
+    b = np.asarray(boxes)
+    return b[..., 2] - b[..., 0]
+
+
+def heights(boxes) -> np.ndarray:
+    b = np.asarray(boxes)
+    return b[..., 3] - b[..., 1]
+
+
+def areas(boxes) -> np.ndarray:
+    """Areas, 0 for degenerate boxes (w <= 0 or h <= 0)."""
+    b = np.asarray(boxes, dtype=np.float64)
+    return np.clip(widths(b), 0, None) * np.clip(heights(b), 0, None)
+
+
+def xywh_to_xyxy(xywh) -> np.ndarray:
+    """``x, y, w, h`` (WIDER, CelebA) to ``x1, y1, x2, y2``; keeps dtype float32."""
+    a = np.asarray(xywh, dtype=np.float32).reshape(-1, 4)
+    out = a.copy()
+    out[:, 2] = a[:, 0] + a[:, 2]
+    out[:, 3] = a[:, 1] + a[:, 3]
+    return out
+
+
+def iou_matrix(a, b) -> np.ndarray:
+    """IoU of every box in ``a`` (N,4) with every box in ``b`` (M,4): (N, M) float64.
+
+    Degenerate boxes have IoU 0 with everything (also with themselves).
+    """
+    a = _as_boxes(a)
+    b = _as_boxes(b)
+    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    union = areas(a)[:, None] + areas(b)[None, :] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    return np.clip(out, 0.0, 1.0)
+
+
+def best_iou(crops, gts) -> tuple[np.ndarray, np.ndarray]:
+    """For each crop, the highest IoU over all ground-truth boxes and its index.
+
+    Returns ``(iou float64 (N,), index int64 (N,))``; with no ground truth the IoU
+    is 0 and the index -1.
+    """
+    crops = _as_boxes(crops)
+    gts = np.asarray(gts, dtype=np.float64).reshape(-1, 4)
+    if len(gts) == 0:
+        return np.zeros(len(crops)), np.full(len(crops), -1, dtype=np.int64)
+    m = iou_matrix(crops, gts)
+    idx = m.argmax(axis=1)
+    return m[np.arange(len(crops)), idx], idx.astype(np.int64)
+
+
+def encode_offsets(crops, gts) -> np.ndarray:
+    """Box regression targets of ``gts`` relative to ``crops`` (both (N,4)).
+
+    ``((gx1 - x1) / w, (gy1 - y1) / h, (gx2 - x2) / w, (gy2 - y2) / h)`` with the
+    crop's ``w, h``. float64, exact (no rounding).
+    """
+    c = _as_boxes(crops)
+    g = _as_boxes(gts)
+    w = widths(c)[:, None]
+    h = heights(c)[:, None]
+    scale = np.concatenate([w, h, w, h], axis=1)
+    return (g - c) / scale
+
+
+def decode_offsets(crops, offsets) -> np.ndarray:
+    """Inverse of :func:`encode_offsets`: boxes from crops and offsets."""
+    c = _as_boxes(crops)
+    o = _as_boxes(offsets)
+    w = widths(c)[:, None]
+    h = heights(c)[:, None]
+    return c + o * np.concatenate([w, h, w, h], axis=1)
+
+
+def flip_boxes(boxes, width: float) -> np.ndarray:
+    """Mirror boxes horizontally inside an image (or crop) of the given width."""
+    b = _as_boxes(boxes).copy()
+    x1 = b[:, 0].copy()
+    b[:, 0] = width - b[:, 2]
+    b[:, 2] = width - x1
+    return b
+
+
+def flip_offsets(offsets) -> np.ndarray:
+    """Box targets of a horizontally mirrored crop: ``(-dx2, dy1, -dx1, dy2)``."""
+    o = _as_boxes(offsets)
+    return np.stack([-o[:, 2], o[:, 1], -o[:, 0], o[:, 3]], axis=1)
+
+
+def square_boxes(boxes) -> np.ndarray:
+    """Squares of side ``max(w, h)`` sharing each box's centre."""
+    b = _as_boxes(boxes)
+    side = np.maximum(widths(b), heights(b))
+    cx = (b[:, 0] + b[:, 2]) / 2
+    cy = (b[:, 1] + b[:, 3]) / 2
+    return np.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], axis=1)
+
+
+def nms(boxes, scores, threshold: float, mode: str = "union") -> np.ndarray:
+    """Greedy non-maximum suppression; returns kept indices, highest score first.
+
+    ``mode="union"`` suppresses by IoU, ``mode="min"`` by intersection over the
+    smaller area (as MTCNN's O-Net stage does).
+    """
+    b = _as_boxes(boxes) if len(boxes) else np.zeros((0, 4))
+    s = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-s, kind="stable")
+    area = areas(b)
+    keep = []
+    while order.size:
+        i = order[0]
+        keep.append(i)
+        rest = order[1:]
+        ix1 = np.maximum(b[i, 0], b[rest, 0])
+        iy1 = np.maximum(b[i, 1], b[rest, 1])
+        ix2 = np.minimum(b[i, 2], b[rest, 2])
+        iy2 = np.minimum(b[i, 3], b[rest, 3])
+        inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+        if mode == "min":
+            denom = np.minimum(area[i], area[rest])
+        elif mode == "union":
+            denom = area[i] + area[rest] - inter
+        else:
+            raise ValueError(f"nms mode must be 'union' or 'min', got {mode!r}")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            overlap = np.where(denom > 0, inter / np.where(denom > 0, denom, 1), 0.0)
+        order = rest[overlap <= threshold]
+    return np.asarray(keep, dtype=np.int64)

@@ -1,0 +1,60 @@
+"""Pixel operations shared by gen-pnet, mine and the detector (numpy in, numpy out).
+
+Crops are integer boxes ``x1, y1, x2, y2`` (exclusive ``x2, y2``) in source-image
+pixels. Parts of a crop that reach past the image border are zero (black), the
+convention of the original MTCNN detector. Resampling to the network input size
+uses ``cv2.INTER_AREA`` when shrinking (a box filter over the source pixels: it
+averages every source pixel, so a 300 px face becomes a 12 px face without
+aliasing, the way an area-downsampled pyramid presents it to P-Net) and
+``cv2.INTER_LINEAR`` when enlarging (``INTER_AREA`` degenerates to it there).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["crop_padded", "resize_patch", "crop_resize", "interpolation_for"]
+
+
+def interpolation_for(src_w: int, src_h: int, dst_w: int, dst_h: int) -> int:
+    """The OpenCV interpolation flag the package uses for this resize."""
+    return cv2.INTER_AREA if (src_w >= dst_w and src_h >= dst_h) else cv2.INTER_LINEAR
+
+
+def crop_padded(image: np.ndarray, box) -> np.ndarray:
+    """Pixels of integer box ``(x1, y1, x2, y2)``, zero where it leaves the image.
+
+    Returns a view when the box lies inside the image, a new array otherwise.
+    """
+    x1, y1, x2, y2 = (int(v) for v in box)
+    if x2 <= x1 or y2 <= y1:
+        raise ValueError(f"empty crop box {(x1, y1, x2, y2)}")
+    h, w = image.shape[:2]
+    if x1 >= 0 and y1 >= 0 and x2 <= w and y2 <= h:
+        return image[y1:y2, x1:x2]
+    out = np.zeros((y2 - y1, x2 - x1) + image.shape[2:], dtype=image.dtype)
+    sx1, sy1, sx2, sy2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
+    if sx2 > sx1 and sy2 > sy1:
+        out[sy1 - y1 : sy2 - y1, sx1 - x1 : sx2 - x1] = image[sy1:sy2, sx1:sx2]
+    return out
+
+
+def resize_patch(patch: np.ndarray, size: int) -> np.ndarray:
+    """Resample a patch to ``size x size`` with the package's interpolation rule."""
+    h, w = patch.shape[:2]
+    if (w, h) == (size, size):
+        return np.ascontiguousarray(patch)
+    flag = interpolation_for(w, h, size, size)
+    return cv2.resize(np.ascontiguousarray(patch), (size, size), interpolation=flag)
+
+
+def crop_resize(image: np.ndarray, boxes, size: int) -> np.ndarray:
+    """Crop every integer box (zero-padded) and resample it: ``(N, size, size, C)`` uint8."""
+    boxes = np.asarray(boxes).reshape(-1, 4)
+    channels = image.shape[2] if image.ndim == 3 else 1
+    out = np.empty((len(boxes), size, size, channels), dtype=image.dtype)
+    for i, box in enumerate(boxes):
+        patch = resize_patch(crop_padded(image, box), size)
+        out[i] = patch.reshape(size, size, channels)
+    return out
