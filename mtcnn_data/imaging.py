@@ -58,3 +58,43 @@ def crop_resize(image: np.ndarray, boxes, size: int) -> np.ndarray:
         patch = resize_patch(crop_padded(image, box), size)
         out[i] = patch.reshape(size, size, channels)
     return out
+
+
+def rotated_crop(image: np.ndarray, box, degrees: float) -> np.ndarray:
+    """Pixels of integer ``box`` in the image turned by ``degrees`` about the box
+    centre (counter-clockwise on screen), bilinear, zero outside the image.
+
+    Consistent with :func:`mtcnn_data.core.landmarks.rotation_matrix` in the
+    package's continuous coordinates (pixel centres at ``i + 0.5``).
+    """
+    from .core.landmarks import rotation_matrix
+
+    x1, y1, x2, y2 = (int(v) for v in box)
+    rot = rotation_matrix(((x1 + x2) / 2, (y1 + y2) / 2), degrees)
+    lin_inv = rot[:, :2].T
+    shift_inv = -lin_inv @ rot[:, 2]
+    # destination pixel (u, v) has centre (x1 + u + .5, y1 + v + .5); OpenCV indexes centres at i
+    offset = lin_inv @ np.array([x1 + 0.5, y1 + 0.5]) + shift_inv - 0.5
+    inverse_map = np.hstack([lin_inv, offset[:, None]])
+    return cv2.warpAffine(
+        image,
+        inverse_map,
+        (x2 - x1, y2 - y1),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+
+
+def sample_pixels(image: np.ndarray, box, size: int, augment: int = 0, angle: float = 0.0) -> np.ndarray:
+    """The stored pixels of one sample: crop (rotated when ``augment`` says so),
+    resample to ``size``, mirror when ``augment`` has the flip bit."""
+    from .core.sampling import rotation_degrees
+    from .core.schema import AUG_FLIP
+
+    degrees = rotation_degrees(int(augment), angle)
+    patch = rotated_crop(image, box, degrees) if degrees else crop_padded(image, box)
+    out = resize_patch(patch, size)
+    if int(augment) & AUG_FLIP:
+        out = np.ascontiguousarray(out[:, ::-1])
+    return out

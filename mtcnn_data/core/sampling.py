@@ -1,0 +1,241 @@
+"""Random candidate crops for P-Net data and for landmark samples (pure).
+
+Every function takes a ``numpy.random.Generator`` made by :func:`image_rng` from
+the run's seed and the image's identity, so an image's candidates do not depend on
+which worker handles it or in which order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .boxes import best_iou, encode_offsets, flip_offsets, heights, widths
+from .labelling import DISCARD, IoUBands, label_crops
+from .landmarks import (
+    all_inside,
+    apply_affine,
+    flip_normalised,
+    normalise_to_crops,
+    rotation_matrix,
+)
+from .schema import (
+    AUG_FLIP,
+    AUG_NONE,
+    AUG_ROT_NEG,
+    AUG_ROT_POS,
+    CANDIDATE_DTYPE,
+    LANDMARK,
+    NEGATIVE,
+)
+
+_U64_MAX = np.iinfo(np.uint64).max
+
+
+def image_rng(seed: int, identity: str) -> np.random.Generator:
+    """A generator determined by the run seed and an image identity string
+    (``"<dataset>/<relative path>"``), independent of process and order."""
+    digest = hashlib.sha256(identity.encode("utf-8")).digest()
+    words = np.frombuffer(digest[:16], dtype="<u4").tolist()
+    return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, *words]))
+
+
+@dataclass(frozen=True)
+class PNetSampling:
+    """The paper's recipe as the common MTCNN code implements it (all configurable).
+
+    * ``negatives_per_image`` random squares of side U[``crop_size``, min(W, H) / 2)
+      anywhere inside the image are kept if negative (up to ``negative_draws`` drawn);
+    * per face: ``near_negatives_per_face`` squares of the same sizes placed to
+      overlap the face, and ``jitter_per_face`` squares of side
+      U[0.8 min(w, h), 1.25 max(w, h)] with the centre moved by up to
+      ``shift`` w and ``shift`` h; both labelled by the IoU bands;
+    * faces with ``max(w, h) < min_face`` give no near-face crops (as the common code).
+    """
+
+    crop_size: int = 12
+    negatives_per_image: int = 50
+    negative_draws: int = 200
+    near_negatives_per_face: int = 5
+    jitter_per_face: int = 20
+    min_face: float = 20.0
+    size_low: float = 0.8
+    size_high: float = 1.25
+    shift: float = 0.2
+    bands: IoUBands = IoUBands()
+
+    def to_dict(self):
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LandmarkSampling:
+    """Landmark samples: ``attempts`` jittered squares per face (sizes and shifts as
+    :class:`PNetSampling`), kept when IoU with the face >= ``min_iou`` and every
+    landmark is inside the crop. Each kept crop adds, each with probability
+    ``p_augment``: a flipped copy; a copy rotated by +``angle`` degrees (and, with
+    probability 1/2, its flip); a copy rotated by -``angle`` (likewise)."""
+
+    crop_size: int = 12
+    attempts: int = 10
+    min_iou: float = 0.65
+    size_low: float = 0.8
+    size_high: float = 1.25
+    shift: float = 0.2
+    angle: float = 5.0
+    p_augment: float = 0.5
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def _keys(rng, n):
+    return rng.integers(0, _U64_MAX, size=n, dtype=np.uint64, endpoint=True)
+
+
+def _candidates(crops, labels, iou, bbox, landmarks=None, augment=None, keys=None):
+    out = np.zeros(len(crops), dtype=CANDIDATE_DTYPE)
+    out["crop"] = crops
+    out["label"] = labels
+    out["iou"] = iou
+    out["bbox"] = bbox
+    if landmarks is not None:
+        out["landmarks"] = landmarks
+    if augment is not None:
+        out["augment"] = augment
+    out["key"] = keys
+    return out
+
+
+def _random_squares(rng, n, width, height, low):
+    high = max(low + 1, min(width, height) // 2)
+    side = rng.integers(low, high, size=n)
+    x = rng.integers(0, np.maximum(width - side, 0) + 1)
+    y = rng.integers(0, np.maximum(height - side, 0) + 1)
+    return np.stack([x, y, x + side, y + side], axis=1)
+
+
+def _near_face_squares(rng, faces, per_face, width, height, low):
+    faces = np.repeat(faces, per_face, axis=0)
+    n = len(faces)
+    high = max(low + 1, min(width, height) // 2)
+    side = rng.integers(low, high, size=n)
+    fx, fy = np.floor(faces[:, 0]).astype(np.int64), np.floor(faces[:, 1]).astype(np.int64)
+    fw = np.maximum(np.ceil(widths(faces)).astype(np.int64), 1)
+    fh = np.maximum(np.ceil(heights(faces)).astype(np.int64), 1)
+    dx = rng.integers(np.maximum(-side, -fx), fw)
+    dy = rng.integers(np.maximum(-side, -fy), fh)
+    x, y = fx + dx, fy + dy
+    return np.stack([x, y, x + side, y + side], axis=1)
+
+
+def jittered_squares(rng, faces, per_face, size_low, size_high, shift, min_side):
+    """Squares around each face: side U[low*min(w,h), high*max(w,h)] (at least
+    ``min_side``), centre shifted by U(-shift, shift) * (w, h); integer boxes."""
+    faces = np.repeat(np.asarray(faces, dtype=np.float64).reshape(-1, 4), per_face, axis=0)
+    n = len(faces)
+    w, h = widths(faces), heights(faces)
+    lo = np.maximum(np.floor(size_low * np.minimum(w, h)), min_side)
+    hi = np.maximum(np.ceil(size_high * np.maximum(w, h)), lo + 1)
+    side = np.floor(lo + rng.random(n) * (hi - lo)).astype(np.int64)
+    cx = (faces[:, 0] + faces[:, 2]) / 2 + rng.uniform(-shift, shift, n) * w
+    cy = (faces[:, 1] + faces[:, 3]) / 2 + rng.uniform(-shift, shift, n) * h
+    x = np.floor(cx - side / 2).astype(np.int64)
+    y = np.floor(cy - side / 2).astype(np.int64)
+    return np.stack([x, y, x + side, y + side], axis=1)
+
+
+def pnet_candidates(rng, width, height, target_faces, all_faces, cfg: PNetSampling = PNetSampling()):
+    """Labelled candidate crops for one WIDER-style image (structured array of
+    :data:`CANDIDATE_DTYPE`, ``image`` left 0 for the caller to set)."""
+    target_faces = np.asarray(target_faces, dtype=np.float64).reshape(-1, 4)
+    all_faces = np.asarray(all_faces, dtype=np.float64).reshape(-1, 4)
+    parts = []
+    rand = _random_squares(rng, cfg.negative_draws, width, height, cfg.crop_size)
+    labels, iou, bbox = label_crops(rand, target_faces, all_faces, cfg.bands)
+    negative = np.flatnonzero(labels == NEGATIVE)[: cfg.negatives_per_image]
+    parts.append(_candidates(rand[negative], labels[negative], iou[negative], bbox[negative], keys=_keys(rng, len(negative))))
+    big = target_faces[np.maximum(widths(target_faces), heights(target_faces)) >= cfg.min_face]
+    if len(big):
+        near = _near_face_squares(rng, big, cfg.near_negatives_per_face, width, height, cfg.crop_size)
+        jit = jittered_squares(rng, big, cfg.jitter_per_face, cfg.size_low, cfg.size_high, cfg.shift, cfg.crop_size)
+        crops = np.concatenate([near, jit])
+        labels, iou, bbox = label_crops(crops, target_faces, all_faces, cfg.bands)
+        ok = labels != DISCARD
+        parts.append(_candidates(crops[ok], labels[ok], iou[ok], bbox[ok], keys=_keys(rng, int(ok.sum()))))
+    return np.concatenate(parts)
+
+
+def landmark_candidates(rng, faces, landmarks, cfg: LandmarkSampling = LandmarkSampling()):
+    """Landmark samples for one image's annotated faces (boxes (K,4), points (K,5,2))."""
+    faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4)
+    landmarks = np.asarray(landmarks, dtype=np.float64).reshape(-1, 5, 2)
+    out = []
+    for face, points in zip(faces, landmarks):
+        crops = jittered_squares(rng, face[None], cfg.attempts, cfg.size_low, cfg.size_high, cfg.shift, cfg.crop_size)
+        iou, _ = best_iou(crops, face[None])
+        draws = rng.random((len(crops), 5))  # drawn for every attempt: keeps the stream aligned
+        for crop, crop_iou, coin in zip(crops, iou, draws):
+            if crop_iou >= cfg.min_iou:
+                out.append(_augmented_variants(crop, face, points, float(crop_iou), coin, cfg))
+    if not out:
+        return np.zeros(0, dtype=CANDIDATE_DTYPE)
+    cands = np.concatenate(out)
+    cands["key"] = _keys(rng, len(cands))
+    return cands
+
+
+def augment_geometry(crop, face, points, augment: int, angle: float):
+    """Targets of one landmark sample under an ``augment`` code: ``(bbox (4,), landmarks (10,))``.
+
+    Rotation turns the points about the crop centre; the box target stays that of
+    the unrotated face (a rotated face has no axis-aligned box); flip mirrors both.
+    """
+    crop = np.asarray(crop, dtype=np.float64)
+    pts = np.asarray(points, dtype=np.float64).reshape(5, 2)
+    degrees = rotation_degrees(augment, angle)
+    if degrees:
+        centre = ((crop[0] + crop[2]) / 2, (crop[1] + crop[3]) / 2)
+        pts = apply_affine(pts, rotation_matrix(centre, degrees))
+    lm = normalise_to_crops(pts[None], crop[None])
+    bbox = encode_offsets(crop[None], np.asarray(face, dtype=np.float64)[None])
+    if augment & AUG_FLIP:
+        lm = flip_normalised(lm)
+        bbox = flip_offsets(bbox)
+    return bbox[0], lm[0]
+
+
+def rotation_degrees(augment: int, angle: float) -> float:
+    if augment & AUG_ROT_POS:
+        return float(angle)
+    if augment & AUG_ROT_NEG:
+        return -float(angle)
+    return 0.0
+
+
+def _augmented_variants(crop, face, points, iou, coin, cfg):
+    codes = [AUG_NONE]
+    if coin[0] < cfg.p_augment:
+        codes.append(AUG_FLIP)
+    for rot, c_rot, c_flip in ((AUG_ROT_POS, coin[1], coin[2]), (AUG_ROT_NEG, coin[3], coin[4])):
+        if c_rot < cfg.p_augment:
+            codes.append(rot)
+            if c_flip < 0.5:
+                codes.append(rot | AUG_FLIP)
+    rows = []
+    for code in codes:
+        bbox, lm = augment_geometry(crop, face, points, code, cfg.angle)
+        pts01 = lm.reshape(5, 2)
+        if np.all((pts01 >= 0) & (pts01 < 1)):
+            rows.append((code, bbox, lm))
+    out = np.zeros(len(rows), dtype=CANDIDATE_DTYPE)
+    for i, (code, bbox, lm) in enumerate(rows):
+        out[i]["crop"] = crop
+        out[i]["label"] = LANDMARK
+        out[i]["iou"] = iou
+        out[i]["augment"] = code
+        out[i]["bbox"] = bbox
+        out[i]["landmarks"] = lm
+    return out

@@ -1,0 +1,144 @@
+"""HDF5 shard files: the public output format (schema in docs/format.md).
+
+Every shard is written to a temporary name in the same folder and moved into
+place with ``os.replace`` once complete and flushed, so a reader never sees a
+half-written shard. Files are byte-for-byte reproducible: no timestamps
+(``track_times=False``), fixed chunking, fixed dataset order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Dict, Mapping, Sequence
+
+import h5py
+import numpy as np
+
+from ..core.schema import AUGMENT_CODES, CLASS_NAMES, CLASS_ORDER, LABEL_CODES, SCHEMA_VERSION
+
+COORDINATE_CONVENTION = (
+    "x1,y1,x2,y2 in source-image pixels, origin at the top-left corner of the top-left "
+    "pixel, x2/y2 exclusive (w = x2 - x1); targets normalised to the crop: "
+    "bbox ((gx1-x1)/w, (gy1-y1)/h, (gx2-x2)/w, (gy2-y2)/h), landmarks ((lx-x1)/w, (ly-y1)/h) "
+    "as x1,y1,...,x5,y5 in the order left eye, right eye, nose, left mouth, right mouth (image-left)"
+)
+
+
+def shard_fields(crop_size: int) -> Dict[str, tuple]:
+    """Dataset name -> (dtype, per-sample shape), in the order they are written."""
+    return {
+        "images": (np.uint8, (crop_size, crop_size, 3)),
+        "labels": (np.int8, ()),
+        "bbox": (np.float32, (4,)),
+        "landmarks": (np.float32, (10,)),
+        "iou": (np.float32, ()),
+        "crop_box": (np.float32, (4,)),
+        "source": (np.int32, ()),
+        "augment": (np.uint8, ()),
+    }
+
+
+def shard_attributes(stage: str, crop_size: int, extra: Mapping | None = None) -> dict:
+    attrs = {
+        "schema_version": SCHEMA_VERSION,
+        "stage": stage,
+        "crop_size": crop_size,
+        "label_codes": json.dumps(LABEL_CODES),
+        "augment_codes": json.dumps(AUGMENT_CODES),
+        "coordinate_convention": COORDINATE_CONVENTION,
+        "image_layout": "NHWC uint8 RGB",
+    }
+    attrs.update(extra or {})
+    return attrs
+
+
+def write_shard(
+    path,
+    samples: Mapping[str, np.ndarray],
+    source_paths: Sequence[str],
+    attrs: Mapping,
+    compression: str | None = "gzip",
+    level: int = 4,
+) -> dict:
+    """Write one shard atomically; returns ``{name, count, classes, sha256, bytes}``."""
+    path = Path(path)
+    crop = int(attrs["crop_size"])
+    n = len(samples["labels"])
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with h5py.File(tmp, "w", libver=("earliest", "v110"), track_order=False) as f:
+            for name, (dtype, shape) in shard_fields(crop).items():
+                data = np.ascontiguousarray(samples[name], dtype=dtype).reshape((n,) + shape)
+                _create(f, name, data, compression, level)
+            str_type = h5py.string_dtype("utf-8")
+            f.create_dataset("source_paths", data=np.array(list(source_paths), dtype=object), dtype=str_type, track_times=False)
+            for key, value in attrs.items():
+                f.attrs[key] = value
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return shard_info(path, samples["labels"])
+
+
+def _create(f, name, data, compression, level):
+    n = len(data)
+    chunk_rows = max(1, min(n, (1 << 18) // max(1, data[0:1].nbytes)))
+    opts = {}
+    if compression and n:
+        opts = {"compression": compression, "chunks": (chunk_rows,) + data.shape[1:]}
+        if compression == "gzip":
+            opts["compression_opts"] = level
+            opts["shuffle"] = data.dtype.itemsize > 1
+    f.create_dataset(name, data=data, track_times=False, **opts)
+
+
+def class_counts(labels) -> Dict[str, int]:
+    labels = np.asarray(labels)
+    return {name: int((labels == code).sum()) for name, code in zip(CLASS_NAMES, CLASS_ORDER)}
+
+
+def file_sha256(path, block: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(block), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def shard_info(path, labels) -> dict:
+    path = Path(path)
+    return {
+        "name": path.name,
+        "count": int(len(labels)),
+        "classes": class_counts(labels),
+        "sha256": file_sha256(path),
+        "bytes": path.stat().st_size,
+    }
+
+
+def read_shard(path, fields: Sequence[str] | None = None) -> dict:
+    """Load a whole shard as numpy arrays (plus ``source_paths`` and ``attrs``)."""
+    with h5py.File(path, "r") as f:
+        names = fields or [k for k in f.keys()]
+        out = {}
+        for k in names:
+            if k == "source_paths":
+                out[k] = [s.decode("utf-8") if isinstance(s, bytes) else s for s in f[k][()]]
+            else:
+                out[k] = f[k][()]
+        out["attrs"] = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+    return out
+
+
+def read_shard_info(path) -> dict:
+    """:func:`shard_info` of an existing shard (reads only its labels)."""
+    with h5py.File(path, "r") as f:
+        labels = f["labels"][()]
+    return shard_info(path, labels)

@@ -1,0 +1,200 @@
+"""Counts of a dataset's annotations, checked against the official release (``manifests/``).
+
+Boxes are ``x1, y1, x2, y2`` with exclusive ``x2, y2`` (see :mod:`mtcnn_data`).
+Counting reads the annotation files only, never an image. ``faces`` counts every
+box of every record (before filtering; dummy lines of empty images are not
+boxes); ``degenerate`` and ``invalid`` are independent counts of boxes with those
+properties, while ``dropped`` counts each dropped box once, under the first
+failing reason (:mod:`mtcnn_data.core.filtering`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import numpy as np
+
+from ..core.filtering import DROP_REASONS, min_side
+from ..io.records import ImageRecord
+
+__all__ = [
+    "SIZE_BINS",
+    "AnnotationStats",
+    "Check",
+    "collect_stats",
+    "load_manifest",
+    "expected_figures",
+    "compare_figures",
+    "check_md5",
+    "run_report",
+    "format_report",
+]
+
+#: lower edges of the face-size histogram bins over ``min(w, h)`` in pixels.
+SIZE_BINS = (0, 12, 20, 40, 80, 160)
+_CELEBA_PARTS = {0: "train", 1: "val", 2: "test"}
+
+
+@dataclass
+class AnnotationStats:
+    """What :func:`collect_stats` counts."""
+
+    images: int = 0
+    faces: int = 0
+    empty_images: int = 0
+    kept: int = 0
+    degenerate: int = 0
+    invalid: int = 0
+    landmarks_outside_box: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    sizes_all: np.ndarray = field(default_factory=lambda: np.zeros(len(SIZE_BINS), dtype=np.int64))
+    sizes_kept: np.ndarray = field(default_factory=lambda: np.zeros(len(SIZE_BINS), dtype=np.int64))
+    partition: Counter = field(default_factory=Counter)
+    attributes_seen: set = field(default_factory=set)
+
+    def figures(self) -> Dict[str, int]:
+        """The flat figures a manifest can state (``invalid`` only where the format has the flag)."""
+        out = {"images": self.images, "faces": self.faces, "empty_images": self.empty_images,
+               "degenerate": self.degenerate}
+        if "invalid" in self.attributes_seen:
+            out["invalid"] = self.invalid
+        out.update({"landmarks_outside_box": self.landmarks_outside_box, "kept": self.kept})
+        out.update({f"partition.{k}": v for k, v in self.partition.items()})
+        return out
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expected-vs-actual comparison."""
+
+    name: str
+    expected: object
+    actual: object
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.actual
+
+
+def collect_stats(records: Iterable[ImageRecord]) -> AnnotationStats:
+    """Count images, faces, empty images, raw flags, drops by reason and face sizes."""
+    stats = AnnotationStats()
+    for record in records:
+        _add_record(stats, record)
+    return stats
+
+
+def _add_record(stats: AnnotationStats, record: ImageRecord) -> None:
+    stats.images += 1
+    stats.attributes_seen.update(record.attributes)
+    stats.faces += record.num_faces
+    stats.empty_images += record.num_faces == 0
+    stats.kept += int(record.keep.sum())
+    b = record.boxes
+    stats.degenerate += int(((b[:, 2] <= b[:, 0]) | (b[:, 3] <= b[:, 1])).sum())
+    stats.invalid += int((record.attributes.get("invalid", np.zeros(0)) == 1).sum())
+    stats.landmarks_outside_box += int((record.drop_reason == 4).sum())
+    for code in record.drop_reason[record.drop_reason > 0]:
+        stats.dropped[DROP_REASONS[int(code)]] += 1
+    stats.sizes_all += _size_histogram(b)
+    stats.sizes_kept += _size_histogram(b[record.keep])
+    for code in record.attributes.get("partition", ()):
+        stats.partition[_CELEBA_PARTS[int(code)]] += 1
+
+
+def _size_histogram(boxes: np.ndarray) -> np.ndarray:
+    """Counts of ``min(w, h)`` per bin of :data:`SIZE_BINS`; degenerate boxes fall in the first."""
+    bins = np.searchsorted(SIZE_BINS, min_side(boxes), side="right") - 1
+    return np.bincount(np.clip(bins, 0, None), minlength=len(SIZE_BINS))
+
+
+def _manifest_dir() -> Path:
+    try:
+        from importlib.resources import files
+
+        return Path(str(files("mtcnn_data.manifests")))
+    except ModuleNotFoundError:  # editable install made before manifests/ existed
+        return Path(__file__).resolve().parents[2] / "manifests"
+
+
+def load_manifest(name: str) -> dict:
+    """The JSON manifest ``manifests/<name>.json`` (``wider_face``, ``lfw_net``, ``celeba``)."""
+    return json.loads((_manifest_dir() / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def expected_figures(dataset_name: str, split: Optional[str]) -> Dict[str, int]:
+    """The official figures for a dataset and split, ``{}`` when none are kept."""
+    if dataset_name == "celeba":
+        manifest = load_manifest("celeba")
+        if split in (None, "all"):
+            out = {"images": manifest["images"]}
+            out.update({f"partition.{k}": v for k, v in manifest["partition"].items()})
+            return out
+        return {"images": manifest["partition"][split]}
+    manifest = load_manifest({"wider": "wider_face"}.get(dataset_name, dataset_name))
+    return dict(manifest["splits"].get(split, {}))
+
+
+def compare_figures(stats: AnnotationStats, expected: Dict[str, int]) -> List[Check]:
+    """One :class:`Check` per expected figure that these records can report."""
+    actual = stats.figures()
+    return [Check(name, value, actual[name]) for name, value in expected.items() if name in actual]
+
+
+def check_md5(files: Dict[str, Path]) -> List[Check]:
+    """md5 of CelebA annotation files against the published table (``celeba.json``)."""
+    published = load_manifest("celeba")["md5"]
+    checks = []
+    for path in files.values():
+        key = f"{Path(path).parent.name}/{Path(path).name}"
+        if key in published:
+            checks.append(Check(f"md5 {key}", published[key], _md5(path)))
+    return checks
+
+
+def _md5(path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_report(dataset) -> Tuple[str, bool]:
+    """Count a :class:`~mtcnn_data.io.datasets.Dataset`, compare, and return ``(text, all_ok)``."""
+    stats = collect_stats(dataset.records())
+    checks = compare_figures(stats, expected_figures(dataset.name, dataset.split))
+    if dataset.name == "celeba":
+        checks += check_md5(dataset.annotation_files)
+    files = ", ".join(str(p) for p in dataset.annotation_files.values())
+    title = f"{dataset.kind} split={dataset.split}: {files}"
+    return format_report(title, stats, checks), all(c.ok for c in checks)
+
+
+def format_report(title: str, stats: AnnotationStats, checks: List[Check]) -> str:
+    """The text the ``annotations`` command prints."""
+    lines = [title, ""]
+    lines += [f"  {name:<24}{value:>10,}" for name, value in stats.figures().items()]
+    lines += ["", "  dropped boxes by reason (first failing reason):"]
+    lines += [f"    {code} {name:<22}{stats.dropped.get(name, 0):>10,}" for code, name in DROP_REASONS.items() if code]
+    lines += ["", f"  face size min(w,h)   {'all':>10}{'kept':>10}"]
+    lines += [f"    {label:<18}{a:>10,}{k:>10,}" for label, a, k in zip(_bin_labels(), stats.sizes_all, stats.sizes_kept)]
+    lines += ["", "  checks against the official release:" if checks else "  no official figures to check against"]
+    lines += [_check_line(c) for c in checks]
+    return "\n".join(lines)
+
+
+def _bin_labels() -> List[str]:
+    edges = list(SIZE_BINS)
+    return [f"<{edges[1]}"] + [f"{a}-{b}" for a, b in zip(edges[1:-1], edges[2:])] + [f">={edges[-1]}"]
+
+
+def _check_line(check: Check) -> str:
+    if check.ok:
+        return f"    OK        {check.name}: {check.expected}"
+    return f"    MISMATCH  {check.name}: expected {check.expected}, found {check.actual}"
