@@ -14,7 +14,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["crop_padded", "resize_patch", "crop_resize", "interpolation_for"]
+from .core.landmarks import rotation_matrix
+from .core.sampling import rotation_degrees
+from .core.schema import AUG_FLIP
+
+__all__ = ["crop_padded", "resize_patch", "crop_resize", "interpolation_for", "rotated_crop", "sample_pixels"]
 
 
 def interpolation_for(src_w: int, src_h: int, dst_w: int, dst_h: int) -> int:
@@ -46,7 +50,7 @@ def resize_patch(patch: np.ndarray, size: int) -> np.ndarray:
     if (w, h) == (size, size):
         return np.ascontiguousarray(patch)
     flag = interpolation_for(w, h, size, size)
-    return cv2.resize(np.ascontiguousarray(patch), (size, size), interpolation=flag)
+    return cv2.resize(patch, (size, size), interpolation=flag)
 
 
 def crop_resize(image: np.ndarray, boxes, size: int) -> np.ndarray:
@@ -67,8 +71,6 @@ def rotated_crop(image: np.ndarray, box, degrees: float) -> np.ndarray:
     Consistent with :func:`mtcnn_data.core.landmarks.rotation_matrix` in the
     package's continuous coordinates (pixel centres at ``i + 0.5``).
     """
-    from .core.landmarks import rotation_matrix
-
     x1, y1, x2, y2 = (int(v) for v in box)
     rot = rotation_matrix(((x1 + x2) / 2, (y1 + y2) / 2), degrees)
     lin_inv = rot[:, :2].T
@@ -89,9 +91,6 @@ def rotated_crop(image: np.ndarray, box, degrees: float) -> np.ndarray:
 def sample_pixels(image: np.ndarray, box, size: int, augment: int = 0, angle: float = 0.0) -> np.ndarray:
     """The stored pixels of one sample: crop (rotated when ``augment`` says so),
     resample to ``size``, mirror when ``augment`` has the flip bit."""
-    from .core.sampling import rotation_degrees
-    from .core.schema import AUG_FLIP
-
     degrees = rotation_degrees(int(augment), angle)
     patch = rotated_crop(image, box, degrees) if degrees else crop_padded(image, box)
     out = resize_patch(patch, size)

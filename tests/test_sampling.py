@@ -128,3 +128,13 @@ def test_crop_padded_zero_pads_outside():
     patch = crop_padded(img, (-2, -3, 4, 5))
     assert patch.shape == (8, 6, 3)
     assert (patch[:3] == 0).all() and (patch[:, :2] == 0).all() and (patch[3:, 2:] == 7).all()
+
+
+def test_vectorised_rotation_matches_rotation_matrix():
+    from mtcnn_data.core.landmarks import apply_affine, rotation_matrix
+
+    crop = np.array([90, 90, 170, 170])
+    pts = np.array([[110.5, 120.5], [150.5, 118.5], [131.5, 140.5], [114.5, 162.5], [147.5, 160.5]])
+    _, lm = augment_geometry(crop, crop.astype(float), pts, AUG_ROT_NEG, 7.0)
+    want = apply_affine(pts, rotation_matrix((130, 130), -7.0))
+    np.testing.assert_allclose(denormalise_from_crops(lm[None], crop[None])[0], want, atol=1e-9)

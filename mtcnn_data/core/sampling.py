@@ -14,13 +14,7 @@ import numpy as np
 
 from .boxes import best_iou, encode_offsets, flip_offsets, heights, widths
 from .labelling import DISCARD, IoUBands, label_crops
-from .landmarks import (
-    all_inside,
-    apply_affine,
-    flip_normalised,
-    normalise_to_crops,
-    rotation_matrix,
-)
+from .landmarks import flip_normalised, normalise_to_crops
 from .schema import (
     AUG_FLIP,
     AUG_NONE,
@@ -172,19 +166,61 @@ def landmark_candidates(rng, faces, landmarks, cfg: LandmarkSampling = LandmarkS
     """Landmark samples for one image's annotated faces (boxes (K,4), points (K,5,2))."""
     faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4)
     landmarks = np.asarray(landmarks, dtype=np.float64).reshape(-1, 5, 2)
-    out = []
-    for face, points in zip(faces, landmarks):
-        crops = jittered_squares(rng, face[None], cfg.attempts, cfg.size_low, cfg.size_high, cfg.shift, cfg.crop_size)
-        iou, _ = best_iou(crops, face[None])
-        draws = rng.random((len(crops), 5))  # drawn for every attempt: keeps the stream aligned
-        for crop, crop_iou, coin in zip(crops, iou, draws):
-            if crop_iou >= cfg.min_iou:
-                out.append(_augmented_variants(crop, face, points, float(crop_iou), coin, cfg))
-    if not out:
-        return np.zeros(0, dtype=CANDIDATE_DTYPE)
-    cands = np.concatenate(out)
+    out = [_face_landmark_samples(rng, face, points, cfg) for face, points in zip(faces, landmarks)]
+    cands = np.concatenate(out) if out else np.zeros(0, dtype=CANDIDATE_DTYPE)
     cands["key"] = _keys(rng, len(cands))
     return cands
+
+
+#: Variant codes in the order they are tried for each accepted crop, and which of
+#: the five coin draws (p_augment, or 1/2 for "flip the rotated copy") enables each.
+_VARIANTS = np.array([AUG_NONE, AUG_FLIP, AUG_ROT_POS, AUG_ROT_POS | AUG_FLIP, AUG_ROT_NEG, AUG_ROT_NEG | AUG_FLIP])
+
+
+def _variant_mask(coins, p):
+    """(A, 6) which variants each crop gets: base always; flip; +rot (and its flip); -rot (and its flip)."""
+    flip, rot_p, rot_p_flip, rot_n, rot_n_flip = (coins[:, i] for i in range(5))
+    return np.stack([np.ones(len(coins), bool), flip < p, rot_p < p, (rot_p < p) & (rot_p_flip < 0.5),
+                     rot_n < p, (rot_n < p) & (rot_n_flip < 0.5)], axis=1)
+
+
+def _face_landmark_samples(rng, face, points, cfg):
+    crops = jittered_squares(rng, face[None], cfg.attempts, cfg.size_low, cfg.size_high, cfg.shift, cfg.crop_size)
+    iou, _ = best_iou(crops, face[None])
+    coins = rng.random((len(crops), 5))  # drawn for every attempt: keeps the stream aligned
+    mask = _variant_mask(coins, cfg.p_augment) & (iou >= cfg.min_iou)[:, None]
+    crop_idx, var_idx = np.nonzero(mask)
+    codes = _VARIANTS[var_idx]
+    bbox, lm = augment_geometry_many(crops[crop_idx], face, points, codes, cfg.angle)
+    inside = np.all((lm >= 0) & (lm < 1), axis=1)
+    out = np.zeros(int(inside.sum()), dtype=CANDIDATE_DTYPE)
+    out["crop"] = crops[crop_idx][inside]
+    out["label"] = LANDMARK
+    out["iou"] = iou[crop_idx][inside]
+    out["augment"] = codes[inside]
+    out["bbox"] = bbox[inside]
+    out["landmarks"] = lm[inside]
+    return out
+
+
+def augment_geometry_many(crops, face, points, codes, angle: float):
+    """Vectorised :func:`augment_geometry` for many crops of one face: ((M,4), (M,10))."""
+    crops = np.asarray(crops, dtype=np.float64).reshape(-1, 4)
+    codes = np.asarray(codes)
+    degrees = np.where(codes & AUG_ROT_POS, angle, np.where(codes & AUG_ROT_NEG, -angle, 0.0))
+    pts = np.broadcast_to(np.asarray(points, dtype=np.float64).reshape(1, 5, 2), (len(crops), 5, 2))
+    centre = np.stack([(crops[:, 0] + crops[:, 2]) / 2, (crops[:, 1] + crops[:, 3]) / 2], axis=1)[:, None, :]
+    a = np.deg2rad(degrees)[:, None]
+    cos, sin = np.cos(a), np.sin(a)
+    d = pts - centre
+    # the same rotation as rotation_matrix(): x' = cos*dx + sin*dy, y' = -sin*dx + cos*dy
+    rotated = np.stack([cos * d[..., 0] + sin * d[..., 1], -sin * d[..., 0] + cos * d[..., 1]], axis=-1) + centre
+    lm = normalise_to_crops(rotated, crops)
+    bbox = encode_offsets(crops, np.broadcast_to(np.asarray(face, dtype=np.float64).reshape(1, 4), crops.shape))
+    flip = (codes & AUG_FLIP).astype(bool)
+    lm[flip] = flip_normalised(lm[flip])
+    bbox[flip] = flip_offsets(bbox[flip])
+    return bbox, lm
 
 
 def augment_geometry(crop, face, points, augment: int, angle: float):
@@ -193,17 +229,7 @@ def augment_geometry(crop, face, points, augment: int, angle: float):
     Rotation turns the points about the crop centre; the box target stays that of
     the unrotated face (a rotated face has no axis-aligned box); flip mirrors both.
     """
-    crop = np.asarray(crop, dtype=np.float64)
-    pts = np.asarray(points, dtype=np.float64).reshape(5, 2)
-    degrees = rotation_degrees(augment, angle)
-    if degrees:
-        centre = ((crop[0] + crop[2]) / 2, (crop[1] + crop[3]) / 2)
-        pts = apply_affine(pts, rotation_matrix(centre, degrees))
-    lm = normalise_to_crops(pts[None], crop[None])
-    bbox = encode_offsets(crop[None], np.asarray(face, dtype=np.float64)[None])
-    if augment & AUG_FLIP:
-        lm = flip_normalised(lm)
-        bbox = flip_offsets(bbox)
+    bbox, lm = augment_geometry_many(np.asarray(crop)[None], face, points, np.array([int(augment)]), angle)
     return bbox[0], lm[0]
 
 
@@ -213,29 +239,3 @@ def rotation_degrees(augment: int, angle: float) -> float:
     if augment & AUG_ROT_NEG:
         return -float(angle)
     return 0.0
-
-
-def _augmented_variants(crop, face, points, iou, coin, cfg):
-    codes = [AUG_NONE]
-    if coin[0] < cfg.p_augment:
-        codes.append(AUG_FLIP)
-    for rot, c_rot, c_flip in ((AUG_ROT_POS, coin[1], coin[2]), (AUG_ROT_NEG, coin[3], coin[4])):
-        if c_rot < cfg.p_augment:
-            codes.append(rot)
-            if c_flip < 0.5:
-                codes.append(rot | AUG_FLIP)
-    rows = []
-    for code in codes:
-        bbox, lm = augment_geometry(crop, face, points, code, cfg.angle)
-        pts01 = lm.reshape(5, 2)
-        if np.all((pts01 >= 0) & (pts01 < 1)):
-            rows.append((code, bbox, lm))
-    out = np.zeros(len(rows), dtype=CANDIDATE_DTYPE)
-    for i, (code, bbox, lm) in enumerate(rows):
-        out[i]["crop"] = crop
-        out[i]["label"] = LANDMARK
-        out[i]["iou"] = iou
-        out[i]["augment"] = code
-        out[i]["bbox"] = bbox
-        out[i]["landmarks"] = lm
-    return out

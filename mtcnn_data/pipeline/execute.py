@@ -1,17 +1,24 @@
-"""Running work units in parallel (joblib) with a progress bar.
+"""Running work units in parallel with a progress bar: local processes, Dask or Ray.
 
 Workers are limited to one thread each for OpenCV, torch and BLAS: with one worker
 process per core, nested thread pools only fight for the same cores (measured
 several times slower on a 2-core machine).
+
+Where units run is :mod:`.backends`' business; here the results are consumed in
+completion order, errors raised by a unit are raised in the driver, a full disk
+becomes an error that says so, and a local worker process that dies costs only
+the units it had not finished (the pool is restarted for them).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from joblib import Parallel, delayed, parallel_config
+
+from .backends import RETRIES, BackendError, Failure, Task, disk_full_error, engine_for, is_disk_full, parse_backend
 
 
 def limit_threads() -> None:
@@ -26,23 +33,62 @@ def limit_threads() -> None:
             torch.set_num_threads(1)
 
 
-def _call(fn, item):
-    limit_threads()
-    return fn(item)
-
-
 def run_parallel(fn: Callable, items: Iterable, workers: int = 1, progress=None, on_result=None, backend: str = "loky"):
-    """Apply ``fn`` to every item on ``workers`` processes; results come back in any
-    order and are handed to ``on_result`` (and counted on ``progress``)."""
-    items = list(items) if not hasattr(items, "__len__") else items
-    if workers <= 1:
-        for item in items:
-            _handle(_call(fn, item), progress, on_result)
+    """Apply ``fn`` to every item on ``workers`` processes (or the cluster ``backend``
+    names, see :mod:`.backends`); results come back in any order and are handed to
+    ``on_result`` (and counted on ``progress``)."""
+    items = list(items)
+    if not items:
         return
-    with parallel_config(backend=backend, inner_max_num_threads=1):
-        par = Parallel(n_jobs=workers, return_as="generator_unordered", pre_dispatch="2*n_jobs")
-        for result in par(delayed(_call)(fn, item) for item in items):
+    try:
+        for result in _results(Task(fn, os.getcwd()), items, workers, backend):
+            if isinstance(result, Failure):
+                raise result.exception()
             _handle(result, progress, on_result)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full_error(exc) from exc
+        raise
+
+
+def _results(task: Task, items: list, workers: int, backend: str) -> Iterator:
+    kind, _ = parse_backend(backend)
+    if kind != "loky":
+        return engine_for(backend, workers).map_unordered(task, items)
+    if workers <= 1:
+        return (task(item) for item in items)
+    return _loky_unordered(task, items, workers)
+
+
+def _loky_unordered(task: Task, items: list, workers: int) -> Iterator:
+    """Local worker processes; when one dies, the units not yet finished run again."""
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    pending = dict(enumerate(items))
+    for attempt in range(RETRIES + 1):
+        try:
+            for i, result in _loky_pass(task, list(pending.items()), workers):
+                del pending[i]
+                yield result
+            return
+        except TerminatedWorkerError as exc:
+            if attempt == RETRIES:
+                raise BackendError(
+                    f"a local worker process died {RETRIES + 1} times ({str(exc).splitlines()[0]}); "
+                    f"{len(pending)} unit(s) unfinished. A worker killed again and again is usually out of "
+                    "memory: use fewer --workers or a smaller --unit-size. Finished units are kept; rerun "
+                    "with --resume to continue."
+                ) from exc
+
+
+def _loky_pass(task: Task, numbered: list, workers: int) -> Iterator:
+    with parallel_config(backend="loky", inner_max_num_threads=1):
+        par = Parallel(n_jobs=workers, return_as="generator_unordered", pre_dispatch="2*n_jobs")
+        yield from par(delayed(_numbered)(task, i, item) for i, item in numbered)
+
+
+def _numbered(task: Task, i: int, item):
+    return i, task(item)
 
 
 def _handle(result, progress, on_result):
