@@ -21,6 +21,11 @@ from .core.schema import AUG_FLIP
 __all__ = ["crop_padded", "resize_patch", "crop_resize", "interpolation_for", "rotated_crop", "sample_pixels"]
 
 
+#: Rotated crops are rotated at this multiple of the output size (area-downsampled
+#: first), then area-downsampled to the output size.
+ROTATION_WORK_FACTOR = 4
+
+
 def interpolation_for(src_w: int, src_h: int, dst_w: int, dst_h: int) -> int:
     """The OpenCV interpolation flag the package uses for this resize."""
     return cv2.INTER_AREA if (src_w >= dst_w and src_h >= dst_h) else cv2.INTER_LINEAR
@@ -64,24 +69,54 @@ def crop_resize(image: np.ndarray, boxes, size: int) -> np.ndarray:
     return out
 
 
-def rotated_crop(image: np.ndarray, box, degrees: float) -> np.ndarray:
+def rotated_crop(image: np.ndarray, box, degrees: float, out_size=None) -> np.ndarray:
     """Pixels of integer ``box`` in the image turned by ``degrees`` about the box
     centre (counter-clockwise on screen), bilinear, zero outside the image.
 
     Consistent with :func:`mtcnn_data.core.landmarks.rotation_matrix` in the
-    package's continuous coordinates (pixel centres at ``i + 0.5``).
+    package's continuous coordinates (pixel centres at ``i + 0.5``). With
+    ``out_size`` smaller than the box, the region is first area-downsampled to that
+    scale (anti-aliased, and far cheaper than rotating at full resolution); the
+    result is then ``out_size x out_size``.
     """
     x1, y1, x2, y2 = (int(v) for v in box)
+    w, h = x2 - x1, y2 - y1
     rot = rotation_matrix(((x1 + x2) / 2, (y1 + y2) / 2), degrees)
     lin_inv = rot[:, :2].T
     shift_inv = -lin_inv @ rot[:, 2]
-    # destination pixel (u, v) has centre (x1 + u + .5, y1 + v + .5); OpenCV indexes centres at i
-    offset = lin_inv @ np.array([x1 + 0.5, y1 + 0.5]) + shift_inv - 0.5
-    inverse_map = np.hstack([lin_inv, offset[:, None]])
+    if out_size is None or out_size >= max(w, h):
+        return _warp(image, lin_inv, shift_inv, (x1, y1), (1.0, 1.0), (w, h))
+    region, small = _area_downsampled_region(image, rot, (x1, y1, x2, y2), out_size / max(w, h))
+    t = small.shape[1] / (region[2] - region[0])
+    step = (w / out_size, h / out_size)
+    # output pixel (u, v) sits at crop point (x1, y1) + (u + .5, v + .5) * step; rotate it back,
+    # move into the downsampled region's frame, then to OpenCV's centre-at-integer indexing
+    lin = t * lin_inv * np.array(step)[None, :]
+    offset = t * (lin_inv @ (np.array([x1, y1]) + 0.5 * np.array(step)) + shift_inv - np.array(region[:2])) - 0.5
+    return _warp_matrix(small, np.hstack([lin, offset[:, None]]), (out_size, out_size))
+
+
+def _area_downsampled_region(image, rot, box, scale):
+    """The square region that holds ``box`` at any rotation, area-downsampled by ``scale``."""
+    x1, y1, x2, y2 = box
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    r = int(np.ceil(max(x2 - x1, y2 - y1) * (abs(rot[0, 0]) + abs(rot[0, 1])) / 2)) + 2
+    region = (int(np.floor(cx)) - r, int(np.floor(cy)) - r, int(np.floor(cx)) + r, int(np.floor(cy)) + r)
+    side = max(1, int(round(2 * r * scale)))
+    patch = crop_padded(image, region)
+    return region, cv2.resize(patch, (side, side), interpolation=cv2.INTER_AREA)
+
+
+def _warp(image, lin_inv, shift_inv, origin, step, size):
+    offset = lin_inv @ (np.array(origin) + 0.5 * np.array(step)) + shift_inv - 0.5
+    return _warp_matrix(image, np.hstack([lin_inv * np.array(step)[None, :], offset[:, None]]), size)
+
+
+def _warp_matrix(image, inverse_map, size):
     return cv2.warpAffine(
         image,
         inverse_map,
-        (x2 - x1, y2 - y1),
+        (int(size[0]), int(size[1])),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=0,
@@ -92,7 +127,7 @@ def sample_pixels(image: np.ndarray, box, size: int, augment: int = 0, angle: fl
     """The stored pixels of one sample: crop (rotated when ``augment`` says so),
     resample to ``size``, mirror when ``augment`` has the flip bit."""
     degrees = rotation_degrees(int(augment), angle)
-    patch = rotated_crop(image, box, degrees) if degrees else crop_padded(image, box)
+    patch = rotated_crop(image, box, degrees, ROTATION_WORK_FACTOR * size) if degrees else crop_padded(image, box)
     out = resize_patch(patch, size)
     if int(augment) & AUG_FLIP:
         out = np.ascontiguousarray(out[:, ::-1])

@@ -88,18 +88,24 @@ def test_landmark_candidates_inside_and_flip_consistent():
     np.testing.assert_allclose(pts, np.repeat(lm, len(plain), 0), atol=1e-4)
 
 
+@pytest.mark.parametrize("scale", [1, 4])
 @pytest.mark.parametrize("augment", [0, AUG_FLIP, AUG_ROT_POS, AUG_ROT_POS | AUG_FLIP, AUG_ROT_NEG, AUG_ROT_NEG | AUG_FLIP])
-def test_landmark_targets_point_at_the_pixels(augment):
-    """Dots drawn at the landmarks must appear where the stored targets say, in the stored pixels."""
-    img = np.zeros((300, 300, 3), dtype=np.uint8)
-    pts = np.array([[110.5, 120.5], [150.5, 118.5], [131.5, 140.5], [114.5, 162.5], [147.5, 160.5]])
-    crop = np.array([90, 90, 170, 170])
-    face = np.array([95, 95, 165, 175], dtype=float)
-    size = 80  # no resampling: positions can be checked to the pixel
+def test_landmark_targets_point_at_the_pixels(augment, scale):
+    """Dots drawn at the landmarks must appear where the stored targets say, in the stored pixels.
+
+    ``scale`` 1 keeps full resolution (checked to the pixel); 4 shrinks the crop 4x,
+    which takes the downsample-then-rotate path for rotations (checked to one output pixel).
+    """
+    img = np.zeros((300 * scale, 300 * scale, 3), dtype=np.uint8)
+    pts = np.array([[110.5, 120.5], [150.5, 118.5], [131.5, 140.5], [114.5, 162.5], [147.5, 160.5]]) * scale
+    crop = np.array([90, 90, 170, 170]) * scale
+    face = np.array([95, 95, 165, 175], dtype=float) * scale
+    size = 80  # output pixels
     _, lm = augment_geometry(crop, face, pts, augment, 10.0)
     for k, (x, y) in enumerate(pts):
         one = img.copy()
-        one[int(y), int(x)] = 255
+        r = scale // 2
+        one[int(y) - r : int(y) + r + 1, int(x) - r : int(x) + r + 1] = 255
         out = sample_pixels(one, crop, size, augment, 10.0)
         peak = np.unravel_index(np.argmax(out[..., 0]), out.shape[:2])
         j = FLIP_ORDER[k] if augment & AUG_FLIP else k  # a flip makes the left eye the right eye
@@ -138,3 +144,16 @@ def test_vectorised_rotation_matches_rotation_matrix():
     _, lm = augment_geometry(crop, crop.astype(float), pts, AUG_ROT_NEG, 7.0)
     want = apply_affine(pts, rotation_matrix((130, 130), -7.0))
     np.testing.assert_allclose(denormalise_from_crops(lm[None], crop[None])[0], want, atol=1e-9)
+
+
+def test_downsampled_rotation_agrees_with_full_resolution():
+    import cv2
+
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(rng.integers(0, 255, (400, 400, 3), dtype=np.uint8), (0, 0), 6)
+    crop = np.array([60, 80, 300, 320])
+    fast = sample_pixels(img, crop, 12, AUG_ROT_POS, 5.0)
+    from mtcnn_data.imaging import resize_patch, rotated_crop
+
+    slow = resize_patch(rotated_crop(img, crop, 5.0), 12)
+    assert np.abs(fast.astype(int) - slow.astype(int)).mean() < 1.5
