@@ -12,3 +12,22 @@ nose, left mouth corner, right mouth corner, where "left" means image-left.
 __version__ = "0.1.0"
 
 __all__ = ["__version__"]
+
+#: Public names imported on first use, so ``import mtcnn_data`` stays light (no h5py, no torch).
+_LAZY = {
+    "open_shards": "mtcnn_data.reader",
+    "ShardReader": "mtcnn_data.reader",
+    "ShardDataset": "mtcnn_data.torch_dataset",
+    "RatioBatchSampler": "mtcnn_data.torch_dataset",
+}
+__all__ += list(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mtcnn_data' has no attribute {name!r}")

@@ -26,6 +26,9 @@ COMMANDS = {
 }
 
 
+INTERRUPTED = "Interrupted: finished work is kept; rerun the same command with --resume to continue."
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
@@ -64,8 +67,11 @@ def main(argv=None):
     """Console entry point: library errors become a one-paragraph message and exit 2."""
     try:
         cli.main(args=argv, prog_name="mtcnn-data", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            click.echo(INTERRUPTED, err=True)
+        else:
+            click.echo("Aborted.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
@@ -76,7 +82,7 @@ def main(argv=None):
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        click.echo("Interrupted: finished work is kept; rerun with --resume to continue.", err=True)
+        click.echo(INTERRUPTED, err=True)
         sys.exit(130)
 
 

@@ -59,7 +59,12 @@ output_options = _stack(
 
 run_options = _stack(
     click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="Worker processes."),
-    click.option("--backend", type=click.Choice(["local"]), default="local", show_default=True, help="Where workers run."),
+    click.option("--backend", type=click.Choice(["local", "dask", "ray"]), default="local", show_default=True,
+                 help="Where workers run: local processes, a Dask cluster or a Ray cluster (docs/cluster.md)."),
+    click.option("--scheduler", metavar="ADDRESS", help="--backend dask: join this scheduler (tcp://host:8786) "
+                 "instead of starting a local cluster of --workers processes."),
+    click.option("--address", metavar="ADDRESS", help="--backend ray: join this Ray cluster (auto, host:6379, "
+                 "ray://host:10001) instead of starting Ray here with --workers CPUs."),
     click.option("--resume", is_flag=True, help="Continue an unfinished run in --out."),
     click.option("--overwrite", is_flag=True, help="Replace a previous run in --out."),
     click.option("--skip-missing", is_flag=True, help="Continue without missing or unreadable images (listed in the manifest)."),
@@ -87,8 +92,19 @@ def source_kwargs(kw: dict):
 def run_kwargs(kw: dict):
     from ..pipeline.jobs import RunOptions
 
-    backend = kw.pop("backend")
-    return RunOptions(workers=kw.pop("workers"), backend="loky" if backend == "local" else backend,
+    return RunOptions(workers=kw.pop("workers"), backend=_backend(kw.pop("backend"), kw.pop("scheduler"), kw.pop("address")),
                       resume=kw.pop("resume"), overwrite=kw.pop("overwrite"),
                       skip_missing=kw.pop("skip_missing"), unit_size=kw.pop("unit_size"),
                       log=functools.partial(click.echo, err=True))
+
+
+def _backend(kind: str, scheduler, address) -> str:
+    """The RunOptions.backend string: ``loky``, ``dask[@SCHEDULER]`` or ``ray[@ADDRESS]``."""
+    from ..pipeline.backends import backend_name, check_available
+
+    if scheduler and kind != "dask":
+        raise click.BadParameter("--scheduler is the address of a dask scheduler; add --backend dask", param_hint="--scheduler")
+    if address and kind != "ray":
+        raise click.BadParameter("--address is the address of a Ray cluster; add --backend ray", param_hint="--address")
+    check_available(kind)
+    return backend_name(kind, scheduler or address)

@@ -70,10 +70,13 @@ def write_shard(
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with h5py.File(tmp, "w", libver=("earliest", "v110"), track_order=False) as f:
+        # no chunk cache, and a flush after every dataset: each chunk reaches the file as it
+        # is written, so the layout never depends on when Python frees a dataset object
+        with h5py.File(tmp, "w", libver=("earliest", "v110"), track_order=False, rdcc_nbytes=0) as f:
             for name, (dtype, shape) in shard_fields(crop).items():
                 data = np.ascontiguousarray(samples[name], dtype=dtype).reshape((n,) + shape)
                 _create(f, name, data, compression, level)
+                f.flush()
             str_type = h5py.string_dtype("utf-8")
             f.create_dataset("source_paths", data=np.array(list(source_paths), dtype=object), dtype=str_type, track_times=False)
             for key, value in attrs.items():
@@ -96,7 +99,7 @@ def _create(f, name, data, compression, level):
         if compression == "gzip":
             opts["compression_opts"] = level
             opts["shuffle"] = data.dtype.itemsize > 1
-    f.create_dataset(name, data=data, track_times=False, **opts)
+    f.create_dataset(name, data=data, track_times=False, **opts).id.flush()
 
 
 def class_counts(labels) -> Dict[str, int]:

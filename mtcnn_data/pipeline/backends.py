@@ -26,8 +26,10 @@ from __future__ import annotations
 import atexit
 import errno
 import importlib
+import importlib.util
 import logging
 import os
+import pickle
 from typing import Callable, Dict, Iterable, Iterator, Optional, Tuple
 
 from ..errors import MtcnnDataError, OutputError
@@ -73,15 +75,21 @@ def parse_backend(name: str) -> Tuple[str, Optional[str]]:
 class Failure:
     """An input or output error raised by a unit, carried back as a value (never retried)."""
 
-    def __init__(self, exc: BaseException):
-        self.cls = type(exc) if isinstance(exc, MtcnnDataError) else OutputError
-        self.message = str(exc)
+    def __init__(self, exc: MtcnnDataError):
+        self.exc = exc if _round_trips(exc) else MtcnnDataError(str(exc))
 
     def exception(self) -> MtcnnDataError:
-        try:
-            return self.cls(self.message)
-        except TypeError:  # an error class whose constructor takes more than a message
-            return MtcnnDataError(self.message)
+        return self.exc
+
+
+def _round_trips(exc: BaseException) -> bool:
+    """Whether an exception survives pickling (one whose constructor takes more than
+    a message does not)."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return True
+    except Exception:
+        return False
 
 
 def disk_full_error(exc: OSError) -> OutputError:
@@ -134,15 +142,26 @@ def _identity(x):
 # ---------------------------------------------------------------- engines
 
 
-def require(module: str, extra: str, what: str):
-    """Import an optional engine or say how to install it."""
+def require(kind: str):
+    """Import the optional engine of ``kind`` ("dask", "ray") or say how to install it."""
+    module, what = _MODULES[kind]
     try:
         return importlib.import_module(module)
     except ImportError as exc:
         raise BackendError(
-            f"--backend {extra} needs {what}, which cannot be imported here ({exc}). "
-            f'Install it with: pip install "mtcnn-data[{extra}]"'
+            f"--backend {kind} needs {what}, which cannot be imported here ({exc}). "
+            f'Install it with: pip install "mtcnn-data[{kind}]"'
         ) from exc
+
+
+_MODULES = {"dask": ("distributed", "dask.distributed"), "ray": ("ray", "Ray")}
+
+
+def check_available(kind: str) -> None:
+    """Fail early, before any file is written, when ``kind``'s engine is not installed."""
+    kind = _ALIASES.get(kind, kind)
+    if kind in _MODULES and importlib.util.find_spec(_MODULES[kind][0]) is None:
+        require(kind)
 
 
 class DaskEngine:
@@ -151,7 +170,7 @@ class DaskEngine:
     name = "dask"
 
     def __init__(self, address: Optional[str], workers: int):
-        self.distributed = require("distributed", "dask", "dask.distributed")
+        self.distributed = require("dask")
         self.cluster = None if address else self._local_cluster(workers)
         self.client = self._connect(address or self.cluster)
 
@@ -176,7 +195,7 @@ class DaskEngine:
 
     def map_unordered(self, task: Task, items: Iterable) -> Iterator:
         fn = self.client.submit(_identity, task, pure=False)  # sent once; recomputed if its worker dies
-        done = self.distributed.as_completed()
+        done = self.distributed.as_completed(loop=self.client.loop)
         submit = lambda item: done.add(self.client.submit(_apply, fn, item, pure=False, retries=RETRIES))  # noqa: E731
         try:
             yield from _windowed(items, 2 * self.slots() + 2, submit, lambda: self._next(done))
@@ -189,6 +208,8 @@ class DaskEngine:
             return future.result()
         except self.distributed.KilledWorker as exc:
             raise unit_lost_error("dask", exc) from exc
+        finally:
+            future.release()  # collected: a worker that dies later must not be asked to recompute it
 
     def close(self):
         self.client.close()
@@ -202,7 +223,7 @@ class RayEngine:
     name = "ray"
 
     def __init__(self, address: Optional[str], workers: int):
-        self.ray = require("ray", "ray", "Ray")
+        self.ray = require("ray")
         self.started = not self.ray.is_initialized()
         if self.started:
             self._init(address, workers)

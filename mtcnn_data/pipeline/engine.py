@@ -18,6 +18,7 @@ bytes as an uninterrupted one.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, Iterator, List, Optional
 
@@ -57,6 +58,7 @@ def chunk_units(sources, unit_size: int, start: int = 0) -> Iterator[Unit]:
     """Cut each ``(name, kind, image_root, records_iterable)`` source into units."""
     u = start
     for name, kind, image_root, records in sources:
+        image_root = Path(image_root).resolve()
         batch = []
         for rec in records:
             batch.append(rec)

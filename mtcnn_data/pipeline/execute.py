@@ -56,8 +56,13 @@ def _results(task: Task, items: list, workers: int, backend: str) -> Iterator:
     if kind != "loky":
         return engine_for(backend, workers).map_unordered(task, items)
     if workers <= 1:
-        return (task(item) for item in items)
+        return (task.fn(item) for item in _limited(items))
     return _loky_unordered(task, items, workers)
+
+
+def _limited(items: list) -> Iterator:
+    limit_threads()
+    yield from items
 
 
 def _loky_unordered(task: Task, items: list, workers: int) -> Iterator:

@@ -10,7 +10,7 @@ import numpy as np
 from ..core.sampling import LandmarkSampling, PNetSampling, image_rng, landmark_candidates, pnet_candidates
 from ..core.schema import CANDIDATE_DTYPE
 from ..errors import ImageError
-from ..io.images import image_size
+from ..io.images import image_size, safe_join
 from .jobs import RunOptions, Source, output_spec, run_job
 
 
@@ -25,7 +25,7 @@ class PlanPnet:
     def __call__(self, unit):
         parts, sizes, skipped = [], [], []
         for i, rec in enumerate(unit.records):
-            path = os.path.join(unit.image_root, rec.path)
+            path = safe_join(unit.image_root, rec.path, f"{rec.source}:{rec.line}")
             size = probe_size(path)
             sizes.append(list(size) if isinstance(size, tuple) else None)
             if not isinstance(size, tuple):

@@ -68,7 +68,7 @@ def output_spec(stage, crop_size, seed=0, ratio=DEFAULT_RATIO, limit=None, shard
 def run_job(out, sources: List[Source], plan_fn, spec: OutputSpec, config: dict, run: RunOptions,
             command: Optional[List[str]] = None) -> dict:
     """Run a whole job into ``out``; returns the manifest."""
-    work = WorkDir(out)
+    work = WorkDir(Path(out).resolve())  # absolute: workers on other hosts or folders see the same path
     fingerprint = _fingerprint(config, spec, sources)
     resuming = work.prepare(fingerprint, run.resume, run.overwrite)
     if resuming:
@@ -79,7 +79,7 @@ def run_job(out, sources: List[Source], plan_fn, spec: OutputSpec, config: dict,
         units = chunk_units(((s.name, s.kind, s.dataset.image_root, s.dataset.records()) for s in sources), run.unit_size)
         num_units = run_plan(work, units, plan_fn, run.workers, run.backend, stats)
     images = _collect_images(work, num_units)
-    _check_bad_images(images, run)
+    _check_bad_images(images, run, work)
     with timer.phase("select"):
         sel = run_select(work, num_units, spec)
     _check_selection(sel, spec)
@@ -105,24 +105,29 @@ def _fingerprint(config, spec: OutputSpec, sources) -> dict:
 
 
 def _collect_images(work: WorkDir, num_units: int) -> dict:
-    used, skipped = {}, []
+    used, skipped, bad_units = {}, [], []
     for u in range(num_units):
         meta = read_json(work.unit_meta(u))
         used[meta["dataset"]] = used.get(meta["dataset"], 0) + len(meta["images"]) - len(meta.get("skipped", []))
         skipped.extend(meta.get("skipped", []))
-    return {"used": used, "skipped": skipped}
+        if meta.get("skipped"):
+            bad_units.append(u)
+    return {"used": used, "skipped": skipped, "bad_units": bad_units}
 
 
-def _check_bad_images(images: dict, run: RunOptions) -> None:
+def _check_bad_images(images: dict, run: RunOptions, work: WorkDir) -> None:
     bad = images["skipped"]
     if not bad:
         return
     first = "\n".join(f"  {p}: {why}" for p, why in bad[:5])
     if not run.skip_missing:
+        for u in images["bad_units"]:  # planned again on --resume, in case the images were fixed
+            work.unit_meta(u).unlink()
+            work.candidates(u).unlink()
         raise ImageError(
             f"{len(bad)} image(s) are missing or unreadable, for example:\n{first}\n"
-            "Fix the dataset root, or rerun with --resume --skip-missing to continue without them "
-            "(they are listed in the manifest)."
+            "Fix them and rerun with --resume, or rerun with --resume --skip-missing to continue "
+            "without them (they are then listed in the manifest)."
         )
     run.log(f"skipping {len(bad)} missing or unreadable image(s); they are listed in the manifest")
 

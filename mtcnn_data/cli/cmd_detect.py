@@ -1,0 +1,53 @@
+"""``mtcnn-data detect``: run the cascade on images (torch is imported only when it runs)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+def parse_thresholds(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        parts = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or not all(0 <= p <= 1 for p in parts):
+        raise click.BadParameter(f"expected three probabilities P,R,O such as 0.6,0.7,0.7, got {value!r}")
+    return parts
+
+
+@click.command("detect")
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--pnet", required=True, help="P-Net checkpoint (state_dict, torch.export .pt2, TorchScript) or 'facenet'.")
+@click.option("--rnet", help="R-Net checkpoint or 'facenet'; without it the cascade stops after P-Net.")
+@click.option("--onet", help="O-Net checkpoint or 'facenet' (needs --rnet); gives landmarks.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the faces as JSON here ('-' for stdout, the default without --png).")
+@click.option("--png", "png_dir", type=click.Path(file_okay=False), help="Write each image with its faces drawn into this folder.")
+@click.option("--min-face", type=float, default=20.0, show_default=True, help="Smallest face side searched, pixels.")
+@click.option("--factor", type=float, default=0.709, show_default=True, help="Pyramid scale step.")
+@click.option("--thresholds", callback=parse_thresholds, help="Face-probability floors P,R,O  [default: 0.6,0.7,0.7]")
+@click.option("--channel-order", type=click.Choice(["RGB", "BGR"]), default="RGB", show_default=True, help="Channel order the networks expect.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--threads", type=click.IntRange(1), help="torch.set_num_threads (default: torch's choice).")
+def detect(images, pnet, rnet, onet, json_path, png_dir, min_face, factor, thresholds, channel_order, device, threads):
+    """Detect faces in IMAGE... with the cascade as far as the stages given.
+
+    Boxes are x1,y1,x2,y2 (exclusive x2,y2); landmarks are left eye, right eye,
+    nose, left and right mouth corner.
+    """
+    from ..detect.detector import DetectorConfig, detect_files
+
+    config = DetectorConfig(min_face=min_face, factor=factor, channel_order=channel_order, device=device,
+                            num_threads=threads, **({"thresholds": thresholds} if thresholds else {}))
+    results = detect_files(images, pnet=pnet, rnet=rnet, onet=onet, config=config, png_dir=png_dir)
+    if json_path in (None, "-"):
+        if json_path == "-" or png_dir is None:
+            click.echo(json.dumps(results, indent=1))
+    else:
+        with open(json_path, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=1)
+    faces = sum(len(r["faces"]) for r in results)
+    click.echo(f"{faces} face(s) in {len(results)} image(s)", err=True)

@@ -1,0 +1,146 @@
+"""mine: R-Net (24x24) and O-Net (48x48) data mined with the trained earlier stage(s).
+
+Each WIDER image runs through P-Net (``--stage rnet``) or P-Net then R-Net
+(``--stage onet``); every candidate that survives is cropped exactly as the next
+stage will see it at detection time (the square, integer, zero-padded crop of
+:class:`mtcnn_data.detect.detector.Candidates`), labelled by its best IoU against
+all annotated faces, and balanced with landmark samples regenerated at 24 or 48.
+Detections go to one file per work unit: memory does not grow with the dataset.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from ..core.labelling import DISCARD, IoUBands, label_crops
+from ..core.sampling import LandmarkSampling, _keys, image_rng, landmark_candidates
+from ..core.schema import CANDIDATE_DTYPE, NEGATIVE
+from ..errors import ImageError
+from ..io.images import read_rgb, safe_join
+from .gen_pnet import probe_size
+from .jobs import RunOptions, output_spec, run_job
+
+STAGE_SIZES = {"rnet": 24, "onet": 48}
+#: Recall-oriented thresholds for mining (P-Net, R-Net, O-Net), as the common MTCNN
+#: hard-example code uses: keep most faces, and many hard negatives, in the candidates.
+MINING_THRESHOLDS = (0.3, 0.1, 0.7)
+
+
+@dataclass(frozen=True)
+class MineSettings:
+    """What decides a mining run's output (all recorded in the manifest)."""
+
+    stage: str
+    pnet: str
+    rnet: Optional[str] = None
+    detector: dict = field(default_factory=dict)  # DetectorConfig keyword arguments
+    max_negatives_per_image: int = 50
+    bands: IoUBands = IoUBands()
+    landmarks: LandmarkSampling = LandmarkSampling(crop_size=24)
+    threads: int = 1
+
+    def __post_init__(self):
+        if self.stage not in STAGE_SIZES:
+            raise ValueError(f"stage must be 'rnet' or 'onet', got {self.stage!r}")
+        if self.stage == "onet" and not self.rnet:
+            raise ValueError("--stage onet mines with P-Net then R-Net: give --rnet CKPT as well")
+        if self.landmarks.crop_size != STAGE_SIZES[self.stage]:
+            raise ValueError(f"landmark crops must be {STAGE_SIZES[self.stage]} px for {self.stage}")
+
+
+_DETECTORS: dict = {}
+
+
+def _detector(settings: MineSettings):
+    """One detector per worker process, built on first use."""
+    key = (settings.pnet, settings.rnet, tuple(sorted(settings.detector.items())))
+    if key not in _DETECTORS:
+        from ..detect.detector import Detector, DetectorConfig
+
+        config = DetectorConfig(**settings.detector)
+        _DETECTORS[key] = Detector(settings.pnet, settings.rnet if settings.stage == "onet" else None, config=config)
+    return _DETECTORS[key]
+
+
+@dataclass(frozen=True)
+class PlanMine:
+    seed: int
+    settings: MineSettings
+
+    def __call__(self, unit):
+        parts, sizes, skipped = [], [], []
+        for i, rec in enumerate(unit.records):
+            identity = f"{unit.dataset}/{rec.path}"
+            path = safe_join(unit.image_root, rec.path, f"{rec.source}:{rec.line}")
+            cands, size = self._plan_image(unit.kind, path, identity, rec)
+            sizes.append(list(size) if isinstance(size, tuple) else None)
+            if cands is None:
+                skipped.append([identity, size])
+                continue
+            cands["image"] = i
+            parts.append(cands)
+        cands = np.concatenate(parts) if parts else np.zeros(0, dtype=CANDIDATE_DTYPE)
+        return cands, {"images": [r.path for r in unit.records], "sizes": sizes, "skipped": skipped}
+
+    def _plan_image(self, kind, path, identity, rec):
+        rng = image_rng(self.seed, identity)
+        if kind == "landmarks":
+            size = probe_size(path)
+            if not isinstance(size, tuple):
+                return None, size
+            if rec.landmarks is None or not rec.keep.any():
+                return np.zeros(0, dtype=CANDIDATE_DTYPE), size
+            return landmark_candidates(rng, rec.kept_boxes, rec.kept_landmarks, self.settings.landmarks), size
+        if not os.path.exists(path):
+            return None, "missing"
+        try:
+            image = read_rgb(path)
+        except ImageError as exc:
+            return None, f"unreadable ({str(exc).split(': ', 1)[-1]})"
+        size = (image.shape[1], image.shape[0])
+        return self._mined(rng, image, rec), size
+
+    def _mined(self, rng, image, rec):
+        import torch
+
+        torch.set_num_threads(self.settings.threads)
+        upto = "pnet" if self.settings.stage == "rnet" else "rnet"
+        crops = _detector(self.settings).propose(image, upto=upto).crops
+        return labelled_detections(rng, crops, rec.kept_boxes, rec.boxes, self.settings)
+
+
+def labelled_detections(rng, crops, target_faces, all_faces, settings: MineSettings):
+    """Label detector crops; keep at most ``max_negatives_per_image`` negatives (random)."""
+    crops = np.asarray(crops, dtype=np.int64).reshape(-1, 4)
+    labels, iou, bbox = label_crops(crops, target_faces, all_faces, settings.bands)
+    keys = _keys(rng, len(crops))
+    keep = labels != DISCARD
+    neg = np.flatnonzero(labels == NEGATIVE)
+    if len(neg) > settings.max_negatives_per_image:
+        drop = neg[np.argsort(keys[neg], kind="stable")[settings.max_negatives_per_image:]]
+        keep[drop] = False
+    out = np.zeros(int(keep.sum()), dtype=CANDIDATE_DTYPE)
+    out["crop"], out["label"], out["iou"], out["bbox"] = crops[keep], labels[keep], iou[keep], bbox[keep]
+    out["key"] = keys[keep]
+    return out
+
+
+def mine(out, sources, settings: MineSettings, *, seed=0, ratio=(3, 1, 1, 2), limit=None, shard_mb=64.0,
+         compression="gzip", compression_level=4, max_pixels=None, run: RunOptions = RunOptions(),
+         command=None) -> dict:
+    """Mine ``settings.stage`` data from ``sources`` into ``out``; returns the manifest."""
+    extra = {} if max_pixels is None else {"max_pixels": max_pixels}
+    spec = output_spec(settings.stage, STAGE_SIZES[settings.stage], seed, ratio, limit, shard_mb, compression,
+                       compression_level, settings.landmarks.angle, **extra)
+    detector = _detector(settings)  # loads the checkpoints now: a bad one fails before any work
+    config = {
+        "mining": {"stage": settings.stage, "max_negatives_per_image": settings.max_negatives_per_image},
+        "labelling": {"bands": asdict(settings.bands)},
+        "detector": detector.to_dict(),
+        "landmark_sampling": settings.landmarks.to_dict(),
+    }
+    return run_job(out, list(sources), PlanMine(int(seed), settings), spec, config, run, command)
