@@ -6,17 +6,7 @@ import json
 
 import click
 
-
-def parse_thresholds(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        parts = tuple(float(v) for v in value.split(","))
-    except ValueError:
-        parts = ()
-    if len(parts) != 3 or not all(0 <= p <= 1 for p in parts):
-        raise click.BadParameter(f"expected three probabilities P,R,O such as 0.6,0.7,0.7, got {value!r}")
-    return parts
+from .options import parse_thresholds
 
 
 @click.command("detect")
@@ -28,7 +18,7 @@ def parse_thresholds(ctx, param, value):
 @click.option("--png", "png_dir", type=click.Path(file_okay=False), help="Write each image with its faces drawn into this folder.")
 @click.option("--min-face", type=float, default=20.0, show_default=True, help="Smallest face side searched, pixels.")
 @click.option("--factor", type=float, default=0.709, show_default=True, help="Pyramid scale step.")
-@click.option("--thresholds", callback=parse_thresholds, help="Face-probability floors P,R,O  [default: 0.6,0.7,0.7]")
+@click.option("--thresholds", default="0.6,0.7,0.7", show_default=True, callback=parse_thresholds, help="Face-probability floors P,R,O.")
 @click.option("--channel-order", type=click.Choice(["RGB", "BGR"]), default="RGB", show_default=True, help="Channel order the networks expect.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--threads", type=click.IntRange(1), help="torch.set_num_threads (default: torch's choice).")
@@ -40,8 +30,8 @@ def detect(images, pnet, rnet, onet, json_path, png_dir, min_face, factor, thres
     """
     from ..detect.detector import DetectorConfig, detect_files
 
-    config = DetectorConfig(min_face=min_face, factor=factor, channel_order=channel_order, device=device,
-                            num_threads=threads, **({"thresholds": thresholds} if thresholds else {}))
+    config = DetectorConfig(min_face=min_face, factor=factor, thresholds=thresholds, channel_order=channel_order,
+                            device=device, num_threads=threads)
     results = detect_files(images, pnet=pnet, rnet=rnet, onet=onet, config=config, png_dir=png_dir)
     if json_path in (None, "-"):
         if json_path == "-" or png_dir is None:

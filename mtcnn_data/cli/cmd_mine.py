@@ -7,17 +7,7 @@ import sys
 
 import click
 
-from .options import filter_options, output_options, run_kwargs, run_options, source_kwargs, source_options
-
-
-def _thresholds(ctx, param, value):
-    try:
-        parts = tuple(float(v) for v in value.split(","))
-    except ValueError:
-        parts = ()
-    if len(parts) != 3 or not all(0 <= p <= 1 for p in parts):
-        raise click.BadParameter(f"expected three probabilities P,R,O such as 0.3,0.1,0.7, got {value!r}")
-    return parts
+from .options import filter_options, parse_thresholds, output_options, run_kwargs, run_options, source_kwargs, source_options
 
 
 @click.command("mine")
@@ -29,7 +19,7 @@ def _thresholds(ctx, param, value):
 @filter_options
 @click.option("--min-face", type=float, default=20.0, show_default=True, help="Smallest face the pyramid looks for.")
 @click.option("--factor", type=float, default=0.709, show_default=True, help="Pyramid scale factor.")
-@click.option("--thresholds", default="0.3,0.1,0.7", show_default=True, callback=_thresholds,
+@click.option("--thresholds", default="0.3,0.1,0.7", show_default=True, callback=parse_thresholds,
               help="P-Net,R-Net,O-Net face thresholds; recall-oriented defaults for mining.")
 @click.option("--max-negatives-per-image", type=click.IntRange(0), default=50, show_default=True)
 @click.option("--landmark-attempts", type=click.IntRange(0), default=10, show_default=True)

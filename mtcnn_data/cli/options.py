@@ -26,6 +26,16 @@ def parse_ratio(ctx, param, value):
     return parts
 
 
+def parse_thresholds(ctx, param, value):
+    try:
+        parts = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or not all(0 <= p <= 1 for p in parts):
+        raise click.BadParameter(f"expected three probabilities P,R,O such as 0.3,0.1,0.7, got {value!r}")
+    return parts
+
+
 source_options = _stack(
     click.option("--wider", type=click.Path(file_okay=False), help="WIDER FACE root (wider_face_split/, WIDER_<split>/images/)."),
     click.option("--split", type=click.Choice(["train", "val"]), default="train", show_default=True, help="WIDER split."),
