@@ -21,18 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-REALDATA = REPO.parent / "shared" / "realdata"
-
-
-def image_list(lfw_count: int):
-    from mtcnn_data.io.datasets import resolve_dataset
-
-    wider = resolve_dataset("wider", REALDATA / "widerface", "val")
-    lfw = resolve_dataset("lfw_net", REALDATA / "lfw_net", "train")
-    paths = [wider.image_root / r.path for r in wider.records() if (wider.image_root / r.path).exists()]
-    lfw_paths = [lfw.image_root / r.path for r in lfw.records() if (lfw.image_root / r.path).exists()]
-    return paths, lfw_paths[:lfw_count]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _realdata import peak_rss_mib, real_sources, require_realdata  # noqa: E402
 
 
 def decode_chunk(paths):
@@ -55,50 +45,34 @@ def decode_floor(paths, workers: int, unit: int) -> float:
     return time.perf_counter() - t0
 
 
-def run_gen_pnet(out: Path, workers: int, lfw_count: int, unit: int):
-    """gen-pnet over the val images and the first ``lfw_count`` LFW_NET train images."""
-    from mtcnn_data.io.datasets import resolve_dataset
+def run_gen_pnet(out: Path, workers: int, sources, unit: int):
     from mtcnn_data.pipeline.gen_pnet import gen_pnet
-    from mtcnn_data.pipeline.jobs import RunOptions, Source
+    from mtcnn_data.pipeline.jobs import RunOptions
 
-    wider = resolve_dataset("wider", REALDATA / "widerface", "val")
-    lfw = resolve_dataset("lfw_net", REALDATA / "lfw_net", "train")
-    present = lambda ds, recs: (r for r in recs if (ds.image_root / r.path).exists())  # noqa: E731
-
-    class Subset:
-        def __init__(self, ds, limit=None):
-            self.ds, self.limit = ds, limit
-            self.name, self.image_root, self.annotation_files = ds.name, ds.image_root, ds.annotation_files
-
-        def records(self):
-            for i, r in enumerate(present(self.ds, self.ds.records())):
-                if self.limit is not None and i >= self.limit:
-                    return
-                yield r
-
-    sources = [Source("faces", Subset(wider)), Source("landmarks", Subset(lfw, lfw_count))]
     run = RunOptions(workers=workers, unit_size=unit, log=lambda m: None)
     t0 = time.perf_counter()
-    manifest = gen_pnet(out, sources, run=run, command=["benchmark"])
+    manifest = gen_pnet(out, list(sources), run=run, command=["benchmark"])
     return time.perf_counter() - t0, manifest
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--lfw", type=int, default=2000, help="LFW_NET images for landmark samples")
+    ap.add_argument("--lfw", type=int, default=300,
+                    help="LFW_NET images for landmark samples (300: the WIDER train : LFW_NET train image "
+                         "proportion, 12,880 : 10,000, applied to the 394 WIDER images)")
     ap.add_argument("--unit-size", type=int, default=64)
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args(argv)
-    if not (REALDATA / "README.md").exists():
-        sys.exit(f"benchmark skipped: {REALDATA} not found (real images are needed)")
-    wider_paths, lfw_paths = image_list(args.lfw)
+    require_realdata()
+    sources = real_sources(args.lfw)
+    wider_paths, lfw_paths = sources[0].dataset.paths(), sources[1].dataset.paths()
     paths = wider_paths + lfw_paths
     mpix = sum(_mpix(p) for p in paths)
     floor = decode_floor(paths, args.workers, args.unit_size)
     tmp = Path(tempfile.mkdtemp(prefix="bench-gen-pnet-"))
     try:
-        wall, manifest = run_gen_pnet(tmp / "out", args.workers, args.lfw, args.unit_size)
+        wall, manifest = run_gen_pnet(tmp / "out", args.workers, sources, args.unit_size)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     fig = {
@@ -113,6 +87,7 @@ def main(argv=None):
         "phases_s": manifest["timings_s"],
         "images_per_s": round(len(paths) / wall, 1),
         "ratio_to_decode_floor": round(wall / floor, 2),
+        "peak_rss_mib": peak_rss_mib(),
     }
     print(f"images {fig['images']} ({fig['wider_images']} WIDER val at 1024 px, {fig['lfw_images']} LFW_NET), "
           f"{fig['megapixels']} Mpx, {args.workers} workers")
@@ -120,6 +95,8 @@ def main(argv=None):
     print(f"gen-pnet         {wall:7.2f} s   ({fig['images_per_s']} images/s, {fig['samples']:,} samples)")
     print(f"phases           " + ", ".join(f"{k} {v:.2f}" for k, v in manifest["timings_s"].items()))
     print(f"ratio to floor   {fig['ratio_to_decode_floor']:.2f}x")
+    print(f"peak memory      main {fig['peak_rss_mib']['main']} MiB, largest worker {fig['peak_rss_mib']['largest_worker']} MiB "
+          "(workers still alive are counted once they exit)")
     if args.json:
         Path(args.json).write_text(json.dumps(fig, indent=2) + "\n")
 

@@ -18,7 +18,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from mtcnn_data.detect import checkpoints as ck  # noqa: E402
-from mtcnn_data.detect.detector import Detector, DetectorConfig, match_faces  # noqa: E402
+from mtcnn_data.detect.detector import Detector, DetectorConfig  # noqa: E402
+from mtcnn_data.pipeline.evaluate import evaluate as recall  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 WIDER = REPO.parent / "shared" / "realdata" / "widerface"
@@ -47,36 +48,17 @@ pytestmark = [
 
 
 def wider_val_faces(limit=None):
-    """``(image path, faces (N, 4) x1y1x2y2 with min side >= 20)`` of the val images present."""
-    from mtcnn_data.core.filtering import FilterConfig
-    from mtcnn_data.io.wider import read_wider
+    """``(image path, faces (N, 4) with min side >= 20)`` of the val images present."""
+    from mtcnn_data.io.datasets import resolve_dataset
+    from mtcnn_data.pipeline.evaluate import faces_to_find
 
-    keep_all = FilterConfig(drop_invalid=False)
-    out = []
-    for rec in read_wider(ANNOTATIONS, keep_all):
-        path = IMAGES / rec.path
-        if path.is_file():
-            b = rec.boxes
-            out.append((path, b[np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= MIN_SIDE]))
-    return out[:limit]
+    return faces_to_find(resolve_dataset("wider", WIDER, "val"), MIN_SIDE)[:limit]
 
 
 def facenet_stage(stage: str, permute: bool = True):
     """facenet's weights, optionally converted without the dense-layer permute (broken)."""
     state = torch.load(ck.facenet_path(stage), weights_only=True)
     return ck.model_from_state_dict(ck.from_facenet(state, stage, permute=permute), stage)
-
-
-def recall(detector: Detector, faces) -> dict:
-    from mtcnn_data.io.images import read_rgb
-
-    matched = total = detections = 0
-    for path, truth in faces:
-        found = detector.detect(read_rgb(path))
-        matched += int(match_faces(found.boxes, truth).sum())
-        total += len(truth)
-        detections += len(found)
-    return {"recall": matched / max(total, 1), "matched": matched, "faces": total, "detections": detections}
 
 
 @pytest.mark.slow
@@ -92,7 +74,7 @@ def test_full_cascade_recall_on_394_val_images():
 
 
 def test_missing_permute_and_bgr_break_detection():
-    faces = [f for f in wider_val_faces() if f[0].parent.name == "19--Couple"][:8]
+    faces = [f for f in wider_val_faces() if Path(f[0]).parent.name == "19--Couple"][:8]
     good = recall(Detector("facenet", "facenet", "facenet"), faces)
     unpermuted = recall(Detector("facenet", facenet_stage("rnet", False), facenet_stage("onet", False)), faces)
     bgr = recall(Detector("facenet", "facenet", "facenet", DetectorConfig(channel_order="BGR")), faces)

@@ -20,6 +20,7 @@ COMMANDS = {
     "gen-pnet": ("cmd_gen", "gen_pnet", "Cut balanced P-Net training data (12x12) into HDF5 shards."),
     "mine": ("cmd_mine", "mine", "Mine R-Net (24x24) or O-Net (48x48) data with a trained earlier stage."),
     "detect": ("cmd_detect", "detect", "Run the cascade on images; report boxes, scores and landmarks."),
+    "evaluate": ("cmd_evaluate", "evaluate", "Recall and detections of trained stage(s) on WIDER-format annotations."),
     "verify": ("cmd_verify", "verify", "Check shards against their manifest; non-zero exit on any fault."),
     "inspect": ("cmd_inspect", "inspect", "Summarise shards; optionally draw a contact sheet PNG."),
     "train": ("cmd_train", "train", "Reference trainer: train P-Net, R-Net or O-Net on shards."),

@@ -329,9 +329,10 @@ class Detector:
         if upto == "rnet" and len(self._models) < 2:
             raise DetectorConfigError("propose(upto='rnet') needs a detector built with an R-Net")
         image = self._validated(image)
+        self.last_timings = {}
         with torch.inference_mode():
-            cands = self._pnet(image)
-            return self._refine(image, cands, stage=1) if upto == "rnet" else cands
+            cands = self._timed("pnet", self._pnet, image)
+            return self._timed("rnet", self._refine, image, cands, 1) if upto == "rnet" else cands
 
     # -- stages -----------------------------------------------------------------------
 

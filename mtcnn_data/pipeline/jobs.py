@@ -105,14 +105,16 @@ def _fingerprint(config, spec: OutputSpec, sources) -> dict:
 
 
 def _collect_images(work: WorkDir, num_units: int) -> dict:
-    used, skipped, bad_units = {}, [], []
+    used, skipped, bad_units, seconds = {}, [], [], {}
     for u in range(num_units):
         meta = read_json(work.unit_meta(u))
+        for k, v in meta.get("seconds", {}).items():
+            seconds[k] = seconds.get(k, 0.0) + v
         used[meta["dataset"]] = used.get(meta["dataset"], 0) + len(meta["images"]) - len(meta.get("skipped", []))
         skipped.extend(meta.get("skipped", []))
         if meta.get("skipped"):
             bad_units.append(u)
-    return {"used": used, "skipped": skipped, "bad_units": bad_units}
+    return {"used": used, "skipped": skipped, "bad_units": bad_units, "plan_cpu_s": seconds}
 
 
 def _check_bad_images(images: dict, run: RunOptions, work: WorkDir) -> None:
@@ -163,7 +165,9 @@ def _manifest(spec, config, sources, sel, shards, images, times, started, run, c
         "balance": {"candidates": sel["candidates"], "kept": kept, "limiting_class": sel["limiting_class"]},
         "shards": shards,
         "totals": {"samples": sel["total"], "shards": len(shards), **kept},
-        "timings_s": {**times, "total": round(time.time() - started, 3)},
+        "timings_s": {**times, "total": round(time.time() - started, 3),
+                      **({"plan_cpu_s": {k: round(v, 2) for k, v in images["plan_cpu_s"].items()}}
+                         if images["plan_cpu_s"] else {})},
         "run": {"workers": run.workers, "backend": run.backend, "unit_size": run.unit_size,
                 "host": platform.node(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
     }

@@ -11,6 +11,7 @@ Detections go to one file per work unit: memory does not grow with the dataset.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
@@ -66,13 +67,14 @@ def _detector(settings: MineSettings):
     return _DETECTORS[key]
 
 
-@dataclass(frozen=True)
+@dataclass
 class PlanMine:
     seed: int
     settings: MineSettings
 
     def __call__(self, unit):
         parts, sizes, skipped = [], [], []
+        self._seconds = {"decode": 0.0, "pnet": 0.0, "rnet": 0.0}
         for i, rec in enumerate(unit.records):
             identity = f"{unit.dataset}/{rec.path}"
             path = safe_join(unit.image_root, rec.path, f"{rec.source}:{rec.line}")
@@ -84,7 +86,9 @@ class PlanMine:
             cands["image"] = i
             parts.append(cands)
         cands = np.concatenate(parts) if parts else np.zeros(0, dtype=CANDIDATE_DTYPE)
-        return cands, {"images": [r.path for r in unit.records], "sizes": sizes, "skipped": skipped}
+        meta = {"images": [r.path for r in unit.records], "sizes": sizes, "skipped": skipped,
+                "seconds": {k: round(v, 4) for k, v in self._seconds.items()}}
+        return cands, meta
 
     def _plan_image(self, kind, path, identity, rec):
         rng = image_rng(self.seed, identity)
@@ -98,7 +102,9 @@ class PlanMine:
         if not os.path.exists(path):
             return None, "missing"
         try:
+            start = time.perf_counter()
             image = read_rgb(path)
+            self._seconds["decode"] += time.perf_counter() - start
         except ImageError as exc:
             return None, f"unreadable ({str(exc).split(': ', 1)[-1]})"
         size = (image.shape[1], image.shape[0])
@@ -109,7 +115,10 @@ class PlanMine:
 
         torch.set_num_threads(self.settings.threads)
         upto = "pnet" if self.settings.stage == "rnet" else "rnet"
-        crops = _detector(self.settings).propose(image, upto=upto).crops
+        detector = _detector(self.settings)
+        crops = detector.propose(image, upto=upto).crops
+        for stage, seconds in detector.last_timings.items():
+            self._seconds[stage] += seconds
         return labelled_detections(rng, crops, rec.kept_boxes, rec.boxes, self.settings)
 
 

@@ -1,0 +1,52 @@
+"""Shared by the benchmarks: the real images in ../shared/realdata as job sources."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+REALDATA = REPO.parent / "shared" / "realdata"
+
+
+def require_realdata() -> None:
+    if not (REALDATA / "README.md").exists():
+        sys.exit(f"benchmark skipped: {REALDATA} not found (real images are needed)")
+
+
+class PresentImages:
+    """A resolved dataset restricted to the images present on disk (at most ``limit``)."""
+
+    def __init__(self, dataset, limit=None):
+        self.ds, self.limit = dataset, limit
+        self.name, self.image_root, self.annotation_files = dataset.name, dataset.image_root, dataset.annotation_files
+
+    def records(self):
+        n = 0
+        for r in self.ds.records():
+            if self.limit is not None and n >= self.limit:
+                return
+            if (self.ds.image_root / r.path).exists():
+                n += 1
+                yield r
+
+    def paths(self):
+        return [self.image_root / r.path for r in self.records()]
+
+
+def real_sources(lfw_count: int, lfw_split: str = "train"):
+    """(faces source: the 394 WIDER val images, landmarks source: ``lfw_count`` LFW_NET images)."""
+    from mtcnn_data.io.datasets import resolve_dataset
+    from mtcnn_data.pipeline.jobs import Source
+
+    wider = PresentImages(resolve_dataset("wider", REALDATA / "widerface", "val"))
+    lfw = PresentImages(resolve_dataset("lfw_net", REALDATA / "lfw_net", lfw_split), lfw_count)
+    return Source("faces", wider), Source("landmarks", lfw)
+
+
+def peak_rss_mib() -> dict:
+    """Peak resident memory of this process and of its largest finished/joined child, MiB."""
+    import resource
+
+    return {"main": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "largest_worker": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)}

@@ -1,0 +1,43 @@
+"""Recall of a detector against annotated faces: how a user checks a trained stage.
+
+A face counts when ``min(w, h) >= min_side`` (w, h of the annotated box); it is found
+when a detection overlaps it with IoU >= ``iou``, matching one-to-one, greedily by
+descending IoU (:func:`mtcnn_data.detect.detector.match_faces`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable, List, Tuple
+
+import numpy as np
+
+from ..core.boxes import heights, widths
+from ..io.images import read_rgb
+
+
+def faces_to_find(dataset, min_side: float = 20.0) -> List[Tuple[str, np.ndarray]]:
+    """``(image path, boxes (N, 4))`` of every image present on disk, keeping the faces
+    with ``min(w, h) >= min_side`` (all annotated boxes count, flagged or not)."""
+    out = []
+    for rec in dataset.records():
+        path = os.path.join(dataset.image_root, rec.path)
+        if os.path.isfile(path):
+            b = rec.boxes
+            out.append((path, b[np.minimum(widths(b), heights(b)) >= min_side]))
+    return out
+
+
+def evaluate(detector, images: Iterable[Tuple[str, np.ndarray]], iou: float = 0.5) -> dict:
+    """Run ``detector.detect`` on each image and count matched faces and detections."""
+    from ..detect.detector import match_faces
+
+    matched = faces = detections = n = 0
+    for path, truth in images:
+        found = detector.detect(read_rgb(path))
+        matched += int(match_faces(found.boxes, truth, iou).sum())
+        faces += len(truth)
+        detections += len(found)
+        n += 1
+    return {"images": n, "faces": faces, "matched": matched, "recall": matched / faces if faces else 0.0,
+            "detections": detections, "detections_per_image": detections / n if n else 0.0}
