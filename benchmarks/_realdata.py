@@ -45,8 +45,29 @@ def real_sources(lfw_count: int, lfw_split: str = "train"):
 
 
 def peak_rss_mib() -> dict:
-    """Peak resident memory of this process and of its largest finished/joined child, MiB."""
-    import resource
+    """Peak resident memory (VmHWM) of this process and of its largest live descendant, MiB."""
+    import os
 
-    return {"main": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "largest_worker": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)}
+    def hwm(pid):
+        try:
+            for line in open(f"/proc/{pid}/status"):
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            return 0.0
+        return 0.0
+
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    me, family, grew = os.getpid(), {os.getpid()}, True
+    while grew:
+        new = {p for p, pp in parents.items() if pp in family} - family
+        family |= new
+        grew = bool(new)
+    workers = [hwm(p) for p in family - {me}]
+    return {"main": round(hwm(me), 1), "largest_worker": round(max(workers, default=0.0), 1)}
