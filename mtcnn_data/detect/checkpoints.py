@@ -17,7 +17,6 @@ classes or functions is refused.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import pickle
@@ -29,6 +28,7 @@ from typing import Callable, Dict, Optional
 
 import torch
 
+from ..io.files import file_sha256
 from ..errors import MtcnnDataError
 from .models import INPUT_SIZE, STAGES, MtcnnNet, build_model
 
@@ -158,14 +158,6 @@ def _is_facenet(state: Dict[str, torch.Tensor], stage: str) -> bool:
 
 
 # --------------------------------------------------------------------------- files
-
-def file_sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 def _archive_kind(path: Path) -> str:
     """``"export"``, ``"torchscript"`` or ``"pickle"`` from the file's zip layout."""

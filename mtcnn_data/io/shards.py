@@ -8,7 +8,6 @@ half-written shard. Files are byte-for-byte reproducible: no timestamps
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Dict, Mapping, Sequence
 import h5py
 import numpy as np
 
+from .files import file_sha256
 from ..core.schema import AUGMENT_CODES, CLASS_NAMES, CLASS_ORDER, LABEL_CODES, SCHEMA_VERSION
 
 COORDINATE_CONVENTION = (
@@ -105,14 +105,6 @@ def _create(f, name, data, compression, level):
 def class_counts(labels) -> Dict[str, int]:
     labels = np.asarray(labels)
     return {name: int((labels == code).sum()) for name, code in zip(CLASS_NAMES, CLASS_ORDER)}
-
-
-def file_sha256(path, block: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(block), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def shard_info(path, labels) -> dict:

@@ -10,7 +10,6 @@ failing reason (:mod:`mtcnn_data.core.filtering`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
+from ..io.files import file_digest
 from ..core.filtering import DROP_REASONS, min_side
 from ..io.records import ImageRecord
 
@@ -153,16 +153,8 @@ def check_md5(files: Dict[str, Path]) -> List[Check]:
     for path in files.values():
         key = f"{Path(path).parent.name}/{Path(path).name}"
         if key in published:
-            checks.append(Check(f"md5 {key}", published[key], _md5(path)))
+            checks.append(Check(f"md5 {key}", published[key], file_digest(path, "md5")))
     return checks
-
-
-def _md5(path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def run_report(dataset) -> Tuple[str, bool]:

@@ -28,13 +28,21 @@ def faces_to_find(dataset, min_side: float = 20.0) -> List[Tuple[str, np.ndarray
     return out
 
 
-def evaluate(detector, images: Iterable[Tuple[str, np.ndarray]], iou: float = 0.5) -> dict:
-    """Run ``detector.detect`` on each image and count matched faces and detections."""
+def evaluate(detector, images: Iterable[Tuple[str, np.ndarray]], iou: float = 0.5, top: int = 0) -> dict:
+    """Run ``detector.detect`` on each image and count matched faces and detections.
+
+    ``top`` > 0 keeps only each image's ``top`` highest-scoring detections: recall at a
+    fixed detection budget, which compares networks whose scores are calibrated
+    differently (an untrained one, say) fairly.
+    """
     from ..detect.detector import match_faces
 
     matched = faces = detections = n = 0
     for path, truth in images:
         found = detector.detect(read_rgb(path))
+        if top > 0 and len(found) > top:
+            keep = np.argsort(-found.scores, kind="stable")[:top]
+            found = type(found)(found.boxes[keep], found.scores[keep], None if found.landmarks is None else found.landmarks[keep])
         matched += int(match_faces(found.boxes, truth, iou).sum())
         faces += len(truth)
         detections += len(found)

@@ -36,19 +36,24 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
+def _atomic(path, write) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, sync it, move it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_name(path)
     try:
         with open(tmp, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    _atomic(path, lambda f: f.write(data))
 
 
 def atomic_write_json(path, obj) -> None:
@@ -56,18 +61,7 @@ def atomic_write_json(path, obj) -> None:
 
 
 def atomic_save_npy(path, array: np.ndarray) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_name(path)
-    try:
-        with open(tmp, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    _atomic(path, lambda f: np.save(f, array, allow_pickle=False))
 
 
 def read_json(path):
