@@ -106,6 +106,9 @@ def main(argv=None):
     fig["train_pnet"] = train_step(work, "pnet", "pnet-data", args.pnet_epochs)
     fig["recall_pnet_trained"] = evaluate(work, "pnet-trained", held_gt, pnet=work / "pnet.pt")
     fig["recall_pnet_untrained"] = evaluate(work, "pnet-untrained", held_gt, pnet=untrained("pnet", work / "pnet-untrained.pt"))
+    fig["recall_pnet_top100"] = evaluate(work, "pnet-top100", held_gt, pnet=work / "pnet.pt", top=100)
+    fig["recall_untrained_top100"] = evaluate(work, "untrained-top100", held_gt, pnet=work / "pnet-untrained.pt",
+                                              top=100, thresholds="0.53,0.7,0.7")
     fig["mine_rnet"] = data_step(work, "rnet-data", "mine", "--stage", "rnet", "--pnet", work / "pnet.pt", *wider, *lfw)
     fig["train_rnet"] = train_step(work, "rnet", "rnet-data", args.rnet_epochs)
     fig["recall_pnet_rnet"] = evaluate(work, "pnet-rnet", held_gt, pnet=work / "pnet.pt", rnet=work / "rnet.pt")
@@ -120,6 +123,8 @@ def summary(fig: dict) -> str:
         f"held-out events {', '.join(fig['held_out_events'])}: faces with min(w,h) >= 20, IoU >= 0.5",
         f"  P-Net untrained : recall {fig['recall_pnet_untrained']['recall']:.1%}, {fig['recall_pnet_untrained']['detections_per_image']:.1f} detections/image",
         f"  P-Net trained   : recall {fig['recall_pnet_trained']['recall']:.1%}, {fig['recall_pnet_trained']['detections_per_image']:.1f} detections/image",
+        f"  P-Net trained, 100 best windows per image  : recall {fig['recall_pnet_top100']['recall']:.1%}",
+        f"  P-Net untrained, 100 best windows per image: recall {fig['recall_untrained_top100']['recall']:.1%}",
         f"  P-Net + R-Net   : recall {fig['recall_pnet_rnet']['recall']:.1%}, {fig['recall_pnet_rnet']['detections_per_image']:.1f} detections/image",
     ]
     for step in ("gen_pnet", "mine_rnet", "mine_onet"):
