@@ -34,15 +34,10 @@ class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
     def list_commands(self, ctx):
-        return [name for name in COMMANDS if self._available(name)]
-
-    @staticmethod
-    def _available(name):
-        module = COMMANDS[name][0]
-        return importlib.util.find_spec(f"mtcnn_data.cli.{module}") is not None
+        return list(COMMANDS)
 
     def get_command(self, ctx, name):
-        if name not in COMMANDS or not self._available(name):
+        if name not in COMMANDS:
             return None
         module, attr, _ = COMMANDS[name]
         return getattr(importlib.import_module(f"mtcnn_data.cli.{module}"), attr)
