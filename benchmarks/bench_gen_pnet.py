@@ -96,7 +96,7 @@ def main(argv=None):
     print(f"phases           " + ", ".join(f"{k} {v:.2f}" for k, v in manifest["timings_s"].items()))
     print(f"ratio to floor   {fig['ratio_to_decode_floor']:.2f}x")
     print(f"peak memory      main {fig['peak_rss_mib']['main']} MiB, largest worker {fig['peak_rss_mib']['largest_worker']} MiB "
-          "(workers still alive are counted once they exit)")
+          "(VmHWM)")
     if args.json:
         Path(args.json).write_text(json.dumps(fig, indent=2) + "\n")
 

@@ -28,16 +28,10 @@ HELD_OUT_EVENTS = ("19--Couple", "20--Family_Group")
 
 def split_annotations(events, out: Path) -> Path:
     """The official val annotation blocks of ``events``, byte for byte, in a file of their own."""
-    lines = VAL_GT.read_text().splitlines(keepends=True)
-    keep, i = [], 0
-    while i < len(lines):
-        count = int(lines[i + 1])
-        block = lines[i : i + 2 + max(count, 1)]
-        if lines[i].split("/")[0] in events:
-            keep += block
-        i += len(block)
+    from mtcnn_data.io.wider import write_wider_subset
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(keep))
+    write_wider_subset(VAL_GT, out, lambda path: path.split("/")[0] in events)
     return out
 
 

@@ -13,7 +13,7 @@ from mtcnn_data.core.schema import LANDMARK, NEGATIVE, POSITIVE
 from mtcnn_data.imaging import sample_pixels
 from mtcnn_data.io.images import read_rgb
 from mtcnn_data.io.shards import read_shard
-from mtcnn_data.io.wider import read_wider
+from mtcnn_data.io.wider import read_wider, write_wider_subset
 from mtcnn_data.pipeline.verify import verify
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
@@ -33,17 +33,9 @@ def facenet():
 
 def event_annotations(realdata, tmp_path):
     """The official val annotations of one event, byte for byte, as a file of their own."""
-    src = realdata / "widerface/wider_face_split/wider_face_val_bbx_gt.txt"
-    lines = src.read_text().splitlines(keepends=True)
-    out, i = [], 0
-    while i < len(lines):
-        name, count = lines[i].strip(), int(lines[i + 1])
-        block = lines[i : i + 2 + max(count, 1)]
-        if name.startswith(EVENT):
-            out += block
-        i += len(block)
     path = tmp_path / "couple_val_bbx_gt.txt"
-    path.write_text("".join(out))
+    write_wider_subset(realdata / "widerface/wider_face_split/wider_face_val_bbx_gt.txt", path,
+                       lambda p: p.startswith(EVENT))
     return path
 
 

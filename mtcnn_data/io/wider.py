@@ -55,7 +55,7 @@ from .parsing import (
 )
 from .records import ImageRecord
 
-__all__ = ["WIDER_COLUMNS", "WIDER_7_COLUMNS", "read_wider", "read_mtcnn_flat"]
+__all__ = ["WIDER_COLUMNS", "WIDER_7_COLUMNS", "read_wider", "read_mtcnn_flat", "write_wider_subset"]
 
 #: the ten columns of an official box line.
 WIDER_COLUMNS = ("x", "y", "w", "h", "blur", "expression", "illumination", "invalid", "occlusion", "pose")
@@ -159,3 +159,23 @@ def read_mtcnn_flat(path, filters: FilterConfig = FilterConfig(), size_of: SizeO
             boxes = boxes[:0]
         yield build_record(forward_slashes(name), boxes, source=path, line=number, dataset="wider",
                            filters=filters, size_of=size_of)
+
+
+def write_wider_subset(src, dst, keep) -> int:
+    """Copy the blocks of the images ``keep(relative path)`` accepts from an official
+    ``*_bbx_gt.txt`` file to ``dst``, byte for byte; returns the number of images kept.
+
+    For experiments on part of a split (some events, the images present on disk).
+    """
+    with open(src, "r", encoding="utf-8", newline="") as f:
+        lines = f.read().splitlines(keepends=True)
+    starts = [(rec.line - 1, rec.path) for rec in read_wider(src, FilterConfig(drop_invalid=False))]
+    ends = [s for s, _ in starts[1:]] + [len(lines)]
+    kept = [(start, end) for (start, path), end in zip(starts, ends) if keep(path)]
+    with open(dst, "w", encoding="utf-8", newline="") as f:
+        for start, end in kept:
+            block = lines[start:end]
+            while block and not block[-1].strip():
+                block.pop()
+            f.write("".join(block) if block[-1].endswith("\n") else "".join(block) + "\n")
+    return len(kept)
