@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -93,7 +92,7 @@ def main(argv=None):
           f"{fig['megapixels']} Mpx, {args.workers} workers")
     print(f"decode floor     {floor:7.2f} s")
     print(f"gen-pnet         {wall:7.2f} s   ({fig['images_per_s']} images/s, {fig['samples']:,} samples)")
-    print(f"phases           " + ", ".join(f"{k} {v:.2f}" for k, v in manifest["timings_s"].items()))
+    print("phases           " + ", ".join(f"{k} {v:.2f}" for k, v in manifest["timings_s"].items()))
     print(f"ratio to floor   {fig['ratio_to_decode_floor']:.2f}x")
     print(f"peak memory      main {fig['peak_rss_mib']['main']} MiB, largest worker {fig['peak_rss_mib']['largest_worker']} MiB "
           "(VmHWM)")

@@ -70,7 +70,7 @@ def report(stage: str, res: dict, wider_images: int, workers: int) -> dict:
     print(f"  per image (one worker, one thread): {fig['cpu_s_per_image']:.3f} s of decode + detector "
           f"(facenet-pytorch through the same stages, 2 threads: {FACENET_PER_IMAGE[stage]} s) -> {fig['vs_facenet']}x")
     print(f"  detector time: P-Net {fig['pnet_share']:.0%}" + (f", R-Net {fig['rnet_share']:.0%}" if stage == "onet" else ""))
-    print(f"  phases: " + ", ".join(f"{k} {v}" for k, v in t.items() if k != "plan_cpu_s"))
+    print("  phases: " + ", ".join(f"{k} {v}" for k, v in t.items() if k != "plan_cpu_s"))
     return fig
 
 

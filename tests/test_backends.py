@@ -14,7 +14,7 @@ import pytest
 from mtcnn_data.pipeline import backends
 from mtcnn_data.pipeline.execute import run_parallel
 from test_faults import KillOnce, kill_one_worker_in_plan, stop_then_resume
-from test_gen_pnet import dataset, gen, shard_bytes  # noqa: F401  (dataset is a fixture)
+from test_gen_pnet import gen, shard_bytes
 
 RUN = ("--unit-size", "4", "--shard-mb", "0.05")
 IN_FLIGHT = 2 * 2 + 2  # units submitted at once to 2 worker threads (backends._windowed)

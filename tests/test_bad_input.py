@@ -18,7 +18,7 @@ import pytest
 from fakedata import make_wider
 from mtcnn_data.errors import ImageError
 from mtcnn_data.io.images import image_size, read_rgb, safe_join
-from test_gen_pnet import dataset, gen, run_cli, shard_bytes  # noqa: F401  (dataset is a fixture)
+from test_gen_pnet import gen, run_cli, shard_bytes
 
 WIDER_IMAGES = "wider/WIDER_train/images/0--Event"
 

@@ -20,8 +20,7 @@ import pytest
 from mtcnn_data.errors import OutputError
 from mtcnn_data.pipeline import gen_pnet as gen_pnet_module
 from mtcnn_data.pipeline import workdir
-from mtcnn_data.pipeline.verify import verify
-from test_gen_pnet import dataset, gen, run_cli, shard_bytes  # noqa: F401  (dataset is a fixture)
+from test_gen_pnet import gen, run_cli, shard_bytes
 
 
 # ---------------------------------------------------------------- helpers shared with test_backends

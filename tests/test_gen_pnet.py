@@ -1,7 +1,6 @@
 """gen-pnet end to end on small datasets written in the real formats."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -9,44 +8,16 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import pytest
 from click.testing import CliRunner
 
-from fakedata import landmarks_in_box, make_lfw_net, make_wider
 from mtcnn_data.cli.main import cli
 from mtcnn_data.core.boxes import encode_offsets, iou_matrix
-from mtcnn_data.core.landmarks import normalise_to_crops
 from mtcnn_data.core.schema import LANDMARK, NEGATIVE, PART, POSITIVE
 from mtcnn_data.imaging import sample_pixels
 from mtcnn_data.io.images import read_rgb
 from mtcnn_data.io.shards import read_shard
 from mtcnn_data.pipeline import engine
 from mtcnn_data.pipeline.verify import verify
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(5)
-    images = []
-    for i in range(24):
-        w, h = int(rng.integers(320, 640)), int(rng.integers(240, 480))
-        boxes = []
-        for _ in range(int(rng.integers(0, 4))):
-            s = int(rng.integers(22, 110))
-            x, y = int(rng.integers(0, w - s)), int(rng.integers(0, h - s))
-            boxes.append((x, y, s, int(s * 1.2) if y + int(s * 1.2) < h else s))
-        if i == 3:
-            boxes.append((10, 10, 40, 40, 0, 0, 0, 1, 0, 0))  # flagged invalid: no positives, blocks negatives
-        images.append((f"0--Event/img_{i}.jpg", w, h, boxes))
-    make_wider(root / "wider", "train", images)
-    entries = []
-    for i in range(16):
-        box = (40, 120, 50, 140)  # left right top bottom
-        lm = landmarks_in_box(40, 50, 120, 140) + rng.uniform(-2, 2, (5, 2))
-        entries.append((f"net_7876\\face_{i}.jpg", 160, 216, box, lm))
-    make_lfw_net(root / "lfw", "train", entries)
-    return root
 
 
 def run_cli(*args):

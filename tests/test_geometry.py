@@ -1,7 +1,7 @@
 """Property tests of the geometry core (hypothesis)."""
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from mtcnn_data.core.boxes import (

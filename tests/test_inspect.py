@@ -5,7 +5,6 @@ import json
 import cv2
 import numpy as np
 from click.testing import CliRunner
-from test_reader import shards  # noqa: F401  (the bundled sample in 4 shards)
 
 from mtcnn_data.cli.main import cli
 from mtcnn_data.core.schema import LANDMARK, NEGATIVE, POSITIVE

@@ -1,7 +1,6 @@
 """mine: detector candidates labelled, balanced and written like gen-pnet's."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """mine --stage rnet with the facenet-pytorch P-Net on real WIDER val images (one event)."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +8,7 @@ from click.testing import CliRunner
 
 from mtcnn_data.cli.main import cli
 from mtcnn_data.core.boxes import encode_offsets, iou_matrix
-from mtcnn_data.core.schema import LANDMARK, NEGATIVE, POSITIVE
+from mtcnn_data.core.schema import NEGATIVE, POSITIVE
 from mtcnn_data.imaging import sample_pixels
 from mtcnn_data.io.images import read_rgb
 from mtcnn_data.io.shards import read_shard

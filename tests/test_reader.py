@@ -8,21 +8,10 @@ import sys
 import h5py
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 import mtcnn_data
-from mtcnn_data.cli.main import cli
 from mtcnn_data.core.schema import CLASS_NAMES, class_index
 from mtcnn_data.reader import FIELDS, ShardReader, ShardReadError, batch_class_counts, ratio_batches
-
-
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory):
-    """The bundled sample cut into 4 small shards (81, 81, 81, 16 samples)."""
-    out = tmp_path_factory.mktemp("reader") / "pnet"
-    result = CliRunner().invoke(cli, ["gen-pnet", "--out", str(out), "--shard-mb", "0.04"])
-    assert result.exit_code == 0, result.output
-    return out
 
 
 def h5_all(folder):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mtcnn_data.core.boxes import encode_offsets, iou_matrix
-from mtcnn_data.core.labelling import DISCARD, IoUBands, label_crops
+from mtcnn_data.core.labelling import DISCARD, label_crops
 from mtcnn_data.core.landmarks import FLIP_ORDER, denormalise_from_crops
 from mtcnn_data.core.sampling import (
     LandmarkSampling,

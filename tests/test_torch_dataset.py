@@ -4,7 +4,6 @@ import pickle
 
 import numpy as np
 import pytest
-from test_reader import shards  # noqa: F401  (the bundled sample in 4 shards)
 
 torch = pytest.importorskip("torch")
 from torch.utils.data import DataLoader  # noqa: E402

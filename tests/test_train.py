@@ -4,7 +4,6 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from test_reader import shards  # noqa: F401  (the bundled sample in 4 shards)
 
 torch = pytest.importorskip("torch")
 

@@ -35,7 +35,6 @@ from ..core.balance import (
     select_mask,
 )
 from ..core.schema import CLASS_NAMES, class_index
-from ..errors import ImageError
 from ..imaging import sample_pixels
 from ..io.images import read_rgb
 from ..io.shards import shard_attributes, shard_fields, write_shard

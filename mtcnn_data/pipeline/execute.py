@@ -87,9 +87,38 @@ def _loky_unordered(task: Task, items: list, workers: int) -> Iterator:
 
 
 def _loky_pass(task: Task, numbered: list, workers: int) -> Iterator:
-    with parallel_config(backend="loky", inner_max_num_threads=1):
-        par = Parallel(n_jobs=workers, return_as="generator_unordered", pre_dispatch="2*n_jobs")
+    with parallel_config(backend="loky", inner_max_num_threads=1, initializer=_ignore_sigint):
+        _start_pool_ignoring_sigint(workers)
+        par = Parallel(n_jobs=workers, return_as="generator_unordered", pre_dispatch="2*n_jobs", batch_size=1)
         yield from par(delayed(_numbered)(task, i, item) for i, item in numbered)
+
+
+def _ignore_sigint():
+    """Workers leave Ctrl-C to the main process, which stops the pool and reports once
+    (otherwise every worker prints its own KeyboardInterrupt traceback)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _start_pool_ignoring_sigint(workers: int) -> None:
+    """Start (or reuse) the worker pool while SIGINT is ignored: the disposition survives
+    fork and exec, so a Ctrl-C cannot catch a worker half-started (before its initializer
+    runs) and make it print a traceback. The main process gets Ctrl-C again at once."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        Parallel(n_jobs=workers)(delayed(_noop)() for _ in range(workers))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _noop():
+    return None
 
 
 def _numbered(task: Task, i: int, item):

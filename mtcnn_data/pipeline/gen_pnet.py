@@ -11,7 +11,7 @@ from ..core.sampling import LandmarkSampling, PNetSampling, image_rng, landmark_
 from ..core.schema import CANDIDATE_DTYPE
 from ..errors import ImageError
 from ..io.images import image_size, safe_join
-from .jobs import RunOptions, Source, output_spec, run_job
+from .jobs import RunOptions, output_spec, run_job
 
 
 @dataclass(frozen=True)
