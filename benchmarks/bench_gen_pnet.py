@@ -26,21 +26,20 @@ from _realdata import peak_rss_mib, real_sources, require_realdata  # noqa: E402
 
 def decode_chunk(paths):
     from mtcnn_data.io.images import read_rgb
-    from mtcnn_data.pipeline.execute import limit_threads
 
-    limit_threads()
     for p in paths:
         read_rgb(p)
     return len(paths)
 
 
 def decode_floor(paths, workers: int, unit: int) -> float:
-    from joblib import Parallel, delayed, parallel_config
+    """Decode every image once on the pool gen-pnet uses (same workers, same units)."""
+    from mtcnn_data.pipeline.execute import run_parallel
 
     chunks = [paths[i : i + unit] for i in range(0, len(paths), unit)]
+    run_parallel(len, [[]] * workers, workers)  # start the pool outside the timings
     t0 = time.perf_counter()
-    with parallel_config(backend="loky", inner_max_num_threads=1):
-        Parallel(n_jobs=workers)(delayed(decode_chunk)(c) for c in chunks)
+    run_parallel(decode_chunk, chunks, workers)
     return time.perf_counter() - t0
 
 
