@@ -85,7 +85,7 @@ class LandmarkSampling:
         return asdict(self)
 
 
-def _keys(rng, n):
+def random_keys(rng, n):
     return rng.integers(0, _U64_MAX, size=n, dtype=np.uint64, endpoint=True)
 
 
@@ -150,7 +150,7 @@ def pnet_candidates(rng, width, height, target_faces, all_faces, cfg: PNetSampli
     rand = _random_squares(rng, cfg.negative_draws, width, height, cfg.crop_size)
     labels, iou, bbox = label_crops(rand, target_faces, all_faces, cfg.bands)
     negative = np.flatnonzero(labels == NEGATIVE)[: cfg.negatives_per_image]
-    parts.append(_candidates(rand[negative], labels[negative], iou[negative], bbox[negative], keys=_keys(rng, len(negative))))
+    parts.append(_candidates(rand[negative], labels[negative], iou[negative], bbox[negative], keys=random_keys(rng, len(negative))))
     big = target_faces[np.maximum(widths(target_faces), heights(target_faces)) >= cfg.min_face]
     if len(big):
         near = _near_face_squares(rng, big, cfg.near_negatives_per_face, width, height, cfg.crop_size)
@@ -158,7 +158,7 @@ def pnet_candidates(rng, width, height, target_faces, all_faces, cfg: PNetSampli
         crops = np.concatenate([near, jit])
         labels, iou, bbox = label_crops(crops, target_faces, all_faces, cfg.bands)
         ok = labels != DISCARD
-        parts.append(_candidates(crops[ok], labels[ok], iou[ok], bbox[ok], keys=_keys(rng, int(ok.sum()))))
+        parts.append(_candidates(crops[ok], labels[ok], iou[ok], bbox[ok], keys=random_keys(rng, int(ok.sum()))))
     return np.concatenate(parts)
 
 
@@ -168,7 +168,7 @@ def landmark_candidates(rng, faces, landmarks, cfg: LandmarkSampling = LandmarkS
     landmarks = np.asarray(landmarks, dtype=np.float64).reshape(-1, 5, 2)
     out = [_face_landmark_samples(rng, face, points, cfg) for face, points in zip(faces, landmarks)]
     cands = np.concatenate(out) if out else np.zeros(0, dtype=CANDIDATE_DTYPE)
-    cands["key"] = _keys(rng, len(cands))
+    cands["key"] = random_keys(rng, len(cands))
     return cands
 
 

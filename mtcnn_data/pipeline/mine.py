@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 
 from ..core.labelling import DISCARD, IoUBands, label_crops
-from ..core.sampling import LandmarkSampling, _keys, image_rng, landmark_candidates
+from ..core.sampling import LandmarkSampling, image_rng, landmark_candidates, random_keys
 from ..core.schema import CANDIDATE_DTYPE, NEGATIVE
 from ..errors import ImageError
 from ..io.images import read_rgb, safe_join
@@ -126,7 +126,7 @@ def labelled_detections(rng, crops, target_faces, all_faces, settings: MineSetti
     """Label detector crops; keep at most ``max_negatives_per_image`` negatives (random)."""
     crops = np.asarray(crops, dtype=np.int64).reshape(-1, 4)
     labels, iou, bbox = label_crops(crops, target_faces, all_faces, settings.bands)
-    keys = _keys(rng, len(crops))
+    keys = random_keys(rng, len(crops))
     keep = labels != DISCARD
     neg = np.flatnonzero(labels == NEGATIVE)
     if len(neg) > settings.max_negatives_per_image:
