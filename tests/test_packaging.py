@@ -25,6 +25,7 @@ def test_wheel_has_the_official_figures_and_the_sample(wheel):
     names = set(wheel.namelist())
     for name in ("wider_face", "lfw_net", "celeba"):
         assert f"mtcnn_data/manifests/{name}.json" in names
+    assert "mtcnn_data/manifests/recipes/paper.json" in names
     assert "mtcnn_data/data/sample/widerface/wider_face_split/wider_face_train_bbx_gt.txt" in names
     assert "mtcnn_data/data/sample/celeba/Anno/list_landmarks_celeba.txt" in names
     assert sum(n.startswith("mtcnn_data/data/sample/") and n.endswith(".jpg") for n in names) >= 10

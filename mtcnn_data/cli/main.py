@@ -51,12 +51,21 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mtcnn-data")
-def cli():
+@click.option("--recipe", metavar="NAME|FILE.json",
+              help="Take option defaults from a run recipe (manifests/recipes/NAME.json, e.g. 'paper', or a JSON file); options given still win.")
+@click.pass_context
+def cli(ctx, recipe):
     """Training data for MTCNN face detectors (P-Net, R-Net, O-Net).
 
     Coordinates everywhere are x1,y1,x2,y2 in pixels with exclusive x2,y2
     (see docs/conventions.md).
     """
+    if recipe:
+        from ..pipeline.recipes import load_recipe
+
+        group = ctx.command
+        commands = {name: group.get_command(ctx, name) for name in group.list_commands(ctx)}
+        ctx.default_map = load_recipe(recipe, commands)
 
 
 def main(argv=None):

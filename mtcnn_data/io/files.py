@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 
 def file_digest(path, algorithm: str = "sha256", block: int = 1 << 20) -> str:
@@ -16,3 +17,10 @@ def file_digest(path, algorithm: str = "sha256", block: int = 1 << 20) -> str:
 
 def file_sha256(path) -> str:
     return file_digest(path, "sha256")
+
+
+def manifests_dir() -> Path:
+    """The installed ``manifests/`` folder (package ``mtcnn_data.manifests``)."""
+    from importlib.resources import files
+
+    return Path(str(files("mtcnn_data.manifests")))

@@ -18,7 +18,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
-from ..io.files import file_digest
+from ..io.files import file_digest, manifests_dir
 from ..core.filtering import DROP_REASONS, min_side
 from ..io.records import ImageRecord
 
@@ -113,18 +113,9 @@ def _size_histogram(boxes: np.ndarray) -> np.ndarray:
     return np.bincount(np.clip(bins, 0, None), minlength=len(SIZE_BINS))
 
 
-def _manifest_dir() -> Path:
-    try:
-        from importlib.resources import files
-
-        return Path(str(files("mtcnn_data.manifests")))
-    except ModuleNotFoundError:  # editable install made before manifests/ existed
-        return Path(__file__).resolve().parents[2] / "manifests"
-
-
 def load_manifest(name: str) -> dict:
     """The JSON manifest ``manifests/<name>.json`` (``wider_face``, ``lfw_net``, ``celeba``)."""
-    return json.loads((_manifest_dir() / f"{name}.json").read_text(encoding="utf-8"))
+    return json.loads((manifests_dir() / f"{name}.json").read_text(encoding="utf-8"))
 
 
 def expected_figures(dataset_name: str, split: Optional[str]) -> Dict[str, int]:
