@@ -59,13 +59,15 @@ def resize_patch(patch: np.ndarray, size: int) -> np.ndarray:
 
 
 def crop_resize(image: np.ndarray, boxes, size: int) -> np.ndarray:
-    """Crop every integer box (zero-padded) and resample it: ``(N, size, size, C)`` uint8."""
+    """:func:`sample_pixels` of every integer box (no augmentation): ``(N, size, size, C)``.
+
+    The detector crops R-Net and O-Net inputs with this, so they are exactly the
+    pixels that mining stores."""
     boxes = np.asarray(boxes).reshape(-1, 4)
     channels = image.shape[2] if image.ndim == 3 else 1
     out = np.empty((len(boxes), size, size, channels), dtype=image.dtype)
     for i, box in enumerate(boxes):
-        patch = resize_patch(crop_padded(image, box), size)
-        out[i] = patch.reshape(size, size, channels)
+        out[i] = sample_pixels(image, box, size).reshape(size, size, channels)
     return out
 
 

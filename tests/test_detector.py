@@ -19,7 +19,6 @@ from mtcnn_data.detect.detector import (  # noqa: E402
     Detector,
     DetectorConfig,
     DetectorConfigError,
-    fast_nms,
     integer_squares,
     match_faces,
     pnet_cell_boxes,
@@ -94,33 +93,6 @@ def test_integer_squares_keep_the_centre_and_the_longer_side():
     crops = integer_squares(np.array([[10.2, 20.7, 30.2, 30.7], [0, 0, 0.2, 0.1]]))
     assert crops.dtype == np.int64
     np.testing.assert_array_equal(crops, [[10, 16, 30, 36], [0, 0, 1, 1]])
-
-
-@pytest.mark.parametrize("mode", ["union", "min"])
-@pytest.mark.parametrize("seed", range(6))
-def test_fast_nms_equals_the_reference(mode, seed):
-    rng = np.random.default_rng(seed)
-    xy = rng.uniform(0, 100, (300, 2))
-    boxes = np.concatenate([xy, xy + rng.uniform(0, 40, (300, 2))], axis=1)
-    scores = rng.integers(0, 20, 300) / 20  # ties on purpose
-    for threshold in (0.3, 0.5, 0.7):
-        np.testing.assert_array_equal(fast_nms(boxes, scores, threshold, mode), nms(boxes, scores, threshold, mode))
-
-
-def test_fast_nms_across_blocks_equals_the_reference(monkeypatch):
-    from mtcnn_data.detect import detector
-
-    monkeypatch.setattr(detector, "NMS_BLOCK", 37)
-    rng = np.random.default_rng(9)
-    xy = rng.uniform(0, 200, (500, 2))
-    boxes = np.concatenate([xy, xy + rng.uniform(1, 50, (500, 2))], axis=1)
-    scores = rng.integers(0, 30, 500) / 30
-    for mode in ("union", "min"):
-        np.testing.assert_array_equal(fast_nms(boxes, scores, 0.4, mode), nms(boxes, scores, 0.4, mode))
-
-
-def test_fast_nms_of_nothing():
-    assert len(fast_nms(np.zeros((0, 4)), np.zeros(0), 0.5)) == 0
 
 
 def test_match_faces_is_one_to_one():

@@ -1,6 +1,7 @@
 """Property tests of the geometry core (hypothesis)."""
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,6 +13,7 @@ from mtcnn_data.core.boxes import (
     flip_offsets,
     iou_matrix,
     nms,
+    overlap_matrix,
     square_boxes,
     xywh_to_xyxy,
 )
@@ -141,3 +143,45 @@ def test_nms_keeps_best_of_overlapping():
     keep = nms(b, [0.5, 0.9, 0.7], 0.5)
     assert keep.tolist() == [1, 2]
     assert nms(b, [0.5, 0.9, 0.7], 0.5, mode="min").tolist() == [1, 2]
+
+
+def reference_nms(boxes, scores, threshold, mode="union"):
+    """The plain greedy loop that :func:`nms` must reproduce: the highest score first,
+    every box overlapping it by more than ``threshold`` dropped, repeat."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    keep = []
+    while order.size:
+        i, rest = order[0], order[1:]
+        keep.append(i)
+        order = rest[overlap_matrix(b[i][None], b[rest], mode)[0] <= threshold]
+    return np.asarray(keep, dtype=np.int64)
+
+
+@pytest.mark.parametrize("mode", ["union", "min"])
+@pytest.mark.parametrize("seed", range(6))
+def test_blocked_nms_equals_the_reference(mode, seed):
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 100, (300, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(0, 40, (300, 2))], axis=1)
+    scores = rng.integers(0, 20, 300) / 20  # ties on purpose
+    for threshold in (0.3, 0.5, 0.7):
+        np.testing.assert_array_equal(nms(boxes, scores, threshold, mode), reference_nms(boxes, scores, threshold, mode))
+
+
+def test_blocked_nms_across_blocks_equals_the_reference(monkeypatch):
+    from mtcnn_data.core import boxes as boxes_module
+
+    monkeypatch.setattr(boxes_module, "NMS_BLOCK", 37)
+    rng = np.random.default_rng(9)
+    xy = rng.uniform(0, 200, (500, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(1, 50, (500, 2))], axis=1)
+    scores = rng.integers(0, 30, 500) / 30
+    for mode in ("union", "min"):
+        np.testing.assert_array_equal(nms(boxes, scores, 0.4, mode), reference_nms(boxes, scores, 0.4, mode))
+
+
+def test_blocked_nms_of_nothing():
+    assert len(nms(np.zeros((0, 4)), np.zeros(0), 0.5)) == 0
+
+

@@ -21,6 +21,7 @@ __all__ = [
     "square_boxes",
     "xywh_to_xyxy",
     "nms",
+    "overlap_matrix",
 ]
 
 
@@ -58,22 +59,36 @@ def xywh_to_xyxy(xywh) -> np.ndarray:
     return out
 
 
+def _intersections(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    wh = np.clip(np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2]), 0, None)
+    return wh[..., 0] * wh[..., 1]
+
+
+def _ratio(num: np.ndarray, denom: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, num / np.where(denom > 0, denom, 1.0), 0.0)
+
+
 def iou_matrix(a, b) -> np.ndarray:
     """IoU of every box in ``a`` (N,4) with every box in ``b`` (M,4): (N, M) float64.
 
     Degenerate boxes have IoU 0 with everything (also with themselves).
     """
+    return overlap_matrix(a, b, "union")
+
+
+def overlap_matrix(a, b, mode: str = "union") -> np.ndarray:
+    """(N, M) IoU (``"union"``) or intersection over the smaller area (``"min"``)."""
     a = _as_boxes(a)
     b = _as_boxes(b)
-    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
-    union = areas(a)[:, None] + areas(b)[None, :] - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-    return np.clip(out, 0.0, 1.0)
+    inter = _intersections(a, b)
+    if mode == "union":
+        denom = areas(a)[:, None] + areas(b)[None, :] - inter
+    elif mode == "min":
+        denom = np.minimum(areas(a)[:, None], areas(b)[None, :])
+    else:
+        raise ValueError(f"overlap mode must be 'union' or 'min', got {mode!r}")
+    return np.clip(_ratio(inter, denom), 0.0, 1.0)
 
 
 def best_iou(crops, gts) -> tuple[np.ndarray, np.ndarray]:
@@ -138,33 +153,31 @@ def square_boxes(boxes) -> np.ndarray:
     return np.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], axis=1)
 
 
+#: Boxes per block of :func:`nms` (bounds its memory to a few block-sized matrices).
+NMS_BLOCK = 1024
+
+
 def nms(boxes, scores, threshold: float, mode: str = "union") -> np.ndarray:
     """Greedy non-maximum suppression; returns kept indices, highest score first.
 
     ``mode="union"`` suppresses by IoU, ``mode="min"`` by intersection over the
-    smaller area (as MTCNN's O-Net stage does).
+    smaller area (as MTCNN's O-Net stage does). The result is that of the plain greedy
+    loop (highest score first, drop every box overlapping it by more than
+    ``threshold``), computed block by block in score order: each block is first
+    cleared against the boxes already kept (one matrix), then greedily within itself.
     """
-    b = _as_boxes(boxes) if len(boxes) else np.zeros((0, 4))
-    s = np.asarray(scores, dtype=np.float64)
-    order = np.argsort(-s, kind="stable")
-    area = areas(b)
-    keep = []
-    while order.size:
-        i = order[0]
-        keep.append(i)
-        rest = order[1:]
-        ix1 = np.maximum(b[i, 0], b[rest, 0])
-        iy1 = np.maximum(b[i, 1], b[rest, 1])
-        ix2 = np.minimum(b[i, 2], b[rest, 2])
-        iy2 = np.minimum(b[i, 3], b[rest, 3])
-        inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
-        if mode == "min":
-            denom = np.minimum(area[i], area[rest])
-        elif mode == "union":
-            denom = area[i] + area[rest] - inter
-        else:
-            raise ValueError(f"nms mode must be 'union' or 'min', got {mode!r}")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            overlap = np.where(denom > 0, inter / np.where(denom > 0, denom, 1), 0.0)
-        order = rest[overlap <= threshold]
-    return np.asarray(keep, dtype=np.int64)
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    b = b[order]
+    kept = []
+    for start in range(0, len(b), NMS_BLOCK):
+        block = b[start : start + NMS_BLOCK]
+        alive = np.ones(len(block), dtype=bool)
+        if kept:
+            alive &= ~(overlap_matrix(b[kept], block, mode) > threshold).any(axis=0)
+        suppress = overlap_matrix(block, block, mode) > threshold
+        for i in np.flatnonzero(alive):
+            if alive[i]:
+                kept.append(start + i)
+                alive &= ~suppress[i]
+    return order[np.asarray(kept, dtype=np.int64)]

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..core.boxes import areas, decode_offsets, iou_matrix, square_boxes
+from ..core.boxes import decode_offsets, iou_matrix, nms, square_boxes
 from ..core.landmarks import denormalise_from_crops
 from ..imaging import crop_resize
 from ..errors import MtcnnDataError
@@ -34,7 +34,6 @@ __all__ = [
     "pnet_cell_boxes",
     "integer_squares",
     "match_faces",
-    "fast_nms",
     "draw_detections",
     "detect_files",
 ]
@@ -166,46 +165,6 @@ def integer_squares(boxes) -> np.ndarray:
     x1 = np.rint(sq[:, 0])
     y1 = np.rint(sq[:, 1])
     return np.stack([x1, y1, x1 + side, y1 + side], axis=1).astype(np.int64)
-
-
-def _pairwise_overlap(a: np.ndarray, b: np.ndarray, mode: str) -> np.ndarray:
-    """(N, M) IoU (``"union"``) or intersection over the smaller area (``"min"``),
-    with the same arithmetic as :func:`mtcnn_data.core.boxes.nms`."""
-    if mode == "union":
-        return iou_matrix(a, b)
-    if mode != "min":
-        raise ValueError(f"nms mode must be 'union' or 'min', got {mode!r}")
-    wh = np.clip(np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2]), 0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    denom = np.minimum(areas(a)[:, None], areas(b)[None, :])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, inter / np.where(denom > 0, denom, 1), 0.0)
-
-
-#: Boxes per block of :func:`fast_nms` (bounds its memory to a few block-sized matrices).
-NMS_BLOCK = 1024
-
-
-def fast_nms(boxes, scores, threshold: float, mode: str = "union") -> np.ndarray:
-    """Same result as :func:`mtcnn_data.core.boxes.nms` (kept indices, highest score
-    first), computed block by block in score order: each block is first cleared against
-    the boxes already kept (one matrix), then greedily within itself (one matrix, one
-    numpy call per kept box)."""
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
-    b = b[order]
-    kept: List[int] = []
-    for start in range(0, len(b), NMS_BLOCK):
-        block = b[start : start + NMS_BLOCK]
-        alive = np.ones(len(block), dtype=bool)
-        if kept:
-            alive &= ~(_pairwise_overlap(b[kept], block, mode) > threshold).any(axis=0)
-        suppress = _pairwise_overlap(block, block, mode) > threshold
-        for i in np.flatnonzero(alive):
-            if alive[i]:
-                kept.append(start + i)
-                alive &= ~suppress[i]
-    return order[np.asarray(kept, dtype=np.int64)]
 
 
 def _overlaps_image(crops: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -356,12 +315,12 @@ class Detector:
         boxes, scores, offsets = [], [], []
         for scale in pyramid_scales(h, w, cfg.min_face, cfg.factor):
             b, s, o = self._pnet_level(image, scale)
-            keep = fast_nms(b, s, cfg.nms_scale)
+            keep = nms(b, s, cfg.nms_scale)
             boxes.append(b[keep]), scores.append(s[keep]), offsets.append(o[keep])
         if not boxes or not sum(len(s) for s in scores):
             return _empty_candidates()
         boxes, scores, offsets = (np.concatenate(a) for a in (boxes, scores, offsets))
-        keep = fast_nms(boxes, scores, cfg.nms_pyramid)
+        keep = nms(boxes, scores, cfg.nms_pyramid)
         calibrated = decode_offsets(boxes[keep], offsets[keep])
         return _candidates(calibrated, scores[keep], w, h)
 
@@ -404,7 +363,7 @@ class Detector:
         if not len(cands):
             return cands
         crops, offsets, scores, landmarks = self._scored(image, cands, stage)
-        keep = fast_nms(crops, scores, self.config.nms_rnet)
+        keep = nms(crops, scores, self.config.nms_rnet)
         lm = None if landmarks is None else landmarks[keep]
         h, w = image.shape[:2]
         return _candidates(decode_offsets(crops[keep], offsets[keep]), scores[keep], w, h, lm)
@@ -414,7 +373,7 @@ class Detector:
             return Detections(cands.boxes, cands.scores, np.zeros((0, 5, 2), np.float32))
         crops, offsets, scores, landmarks = self._scored(image, cands, stage=2)
         boxes = decode_offsets(crops, offsets)
-        keep = fast_nms(boxes, scores, self.config.nms_onet, mode="min")
+        keep = nms(boxes, scores, self.config.nms_onet, mode="min")
         lm = None if landmarks is None else landmarks[keep].astype(np.float32)
         return Detections(boxes[keep].astype(np.float32), scores[keep].astype(np.float32), lm)
 

@@ -237,3 +237,14 @@ def safe_join(root, relpath, where: str = "") -> str:
 
 def _has_drive(text: str) -> bool:
     return len(text) > 1 and text[1] == ":" and text[0].isalpha()
+
+
+def usable(path, read=None):
+    """``(read(path), None)``, or ``(None, reason)`` for an image that cannot be used:
+    ``"missing"`` or ``"unreadable (...)"``. ``read`` defaults to :func:`image_size`."""
+    if not os.path.exists(path):
+        return None, "missing"
+    try:
+        return (read or image_size)(path), None
+    except ImageError as exc:
+        return None, f"unreadable ({str(exc).split(': ', 1)[-1]})"

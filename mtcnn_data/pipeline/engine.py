@@ -34,9 +34,10 @@ from ..core.balance import (
     permute,
     select_mask,
 )
-from ..core.schema import CLASS_NAMES, class_index
+from ..core.sampling import landmark_candidates
+from ..core.schema import CANDIDATE_DTYPE, CLASS_NAMES, class_index
 from ..imaging import sample_pixels
-from ..io.images import read_rgb
+from ..io.images import read_rgb, safe_join
 from ..io.shards import shard_attributes, shard_fields, write_shard
 from .execute import make_progress, run_parallel
 from .workdir import WorkDir, atomic_save_npy, atomic_write_json, read_json
@@ -90,6 +91,32 @@ class OutputSpec:
 
 
 # ---------------------------------------------------------------- plan
+
+
+def plan_unit(unit: Unit, plan_image: Callable):
+    """Plan every image of a unit with ``plan_image(kind, identity, path, record) ->
+    (candidates, (w, h), problem)``; images with a problem are listed as skipped.
+    Returns ``(candidates, meta)`` as :func:`run_plan` expects."""
+    parts, sizes, skipped = [], [], []
+    for i, rec in enumerate(unit.records):
+        identity = f"{unit.dataset}/{rec.path}"
+        path = safe_join(unit.image_root, rec.path, f"{rec.source}:{rec.line}")
+        cands, size, problem = plan_image(unit.kind, identity, path, rec)
+        sizes.append(list(size) if size is not None else None)
+        if problem:
+            skipped.append([identity, problem])
+            continue
+        cands["image"] = i
+        parts.append(cands)
+    cands = np.concatenate(parts) if parts else np.zeros(0, dtype=CANDIDATE_DTYPE)
+    return cands, {"images": [r.path for r in unit.records], "sizes": sizes, "skipped": skipped}
+
+
+def landmark_samples(rng, rec, cfg):
+    """Landmark candidates of a landmark-set record (none when it has no usable face)."""
+    if rec.landmarks is None or not rec.keep.any():
+        return np.zeros(0, dtype=CANDIDATE_DTYPE)
+    return landmark_candidates(rng, rec.kept_boxes, rec.kept_landmarks, cfg)
 
 
 def run_plan(work: WorkDir, units: Iterable[Unit], plan_fn: Callable, workers: int, backend: str, stats: dict):

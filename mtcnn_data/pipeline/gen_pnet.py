@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-import numpy as np
-
-from ..core.sampling import LandmarkSampling, PNetSampling, image_rng, landmark_candidates, pnet_candidates
-from ..core.schema import CANDIDATE_DTYPE
-from ..errors import ImageError
-from ..io.images import image_size, safe_join
+from ..core.sampling import LandmarkSampling, PNetSampling, image_rng, pnet_candidates
+from ..io.images import usable
+from .engine import landmark_samples, plan_unit
 from .jobs import RunOptions, output_spec, run_job
 
 
@@ -23,38 +19,16 @@ class PlanPnet:
     landmarks: LandmarkSampling
 
     def __call__(self, unit):
-        parts, sizes, skipped = [], [], []
-        for i, rec in enumerate(unit.records):
-            path = safe_join(unit.image_root, rec.path, f"{rec.source}:{rec.line}")
-            size = probe_size(path)
-            sizes.append(list(size) if isinstance(size, tuple) else None)
-            if not isinstance(size, tuple):
-                skipped.append([f"{unit.dataset}/{rec.path}", size])
-                continue
-            rng = image_rng(self.seed, f"{unit.dataset}/{rec.path}")
-            cands = self._plan_image(unit.kind, rng, size, rec)
-            cands["image"] = i
-            parts.append(cands)
-        cands = np.concatenate(parts) if parts else np.zeros(0, dtype=CANDIDATE_DTYPE)
-        return cands, {"images": [r.path for r in unit.records], "sizes": sizes, "skipped": skipped}
+        return plan_unit(unit, self._plan_image)
 
-    def _plan_image(self, kind, rng, size, rec):
+    def _plan_image(self, kind, identity, path, rec):
+        size, problem = usable(path)
+        if problem:
+            return None, None, problem
+        rng = image_rng(self.seed, identity)
         if kind == "faces":
-            return pnet_candidates(rng, size[0], size[1], rec.kept_boxes, rec.boxes, self.faces)
-        if rec.landmarks is None or not rec.keep.any():
-            return np.zeros(0, dtype=CANDIDATE_DTYPE)
-        return landmark_candidates(rng, rec.kept_boxes, rec.kept_landmarks, self.landmarks)
-
-
-def probe_size(path):
-    """``(w, h)`` of an image, or a short reason why it cannot be used."""
-    if not os.path.exists(path):
-        return "missing"
-    try:
-        size = image_size(path)
-    except ImageError as exc:
-        return f"unreadable ({str(exc).split(': ', 1)[-1]})"
-    return size
+            return pnet_candidates(rng, size[0], size[1], rec.kept_boxes, rec.boxes, self.faces), size, None
+        return landmark_samples(rng, rec, self.landmarks), size, None
 
 
 def gen_pnet(out, sources, *, seed=0, ratio=(3, 1, 1, 2), limit=None, faces=PNetSampling(),

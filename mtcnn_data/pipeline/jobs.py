@@ -197,5 +197,4 @@ def _h5py_version():
 
 
 def _files(dataset) -> list:
-    files = dataset.annotation_files
-    return list(files.values()) if isinstance(files, dict) else list(files)
+    return list(dataset.annotation_files.values())

@@ -10,7 +10,6 @@ Detections go to one file per work unit: memory does not grow with the dataset.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Optional
@@ -18,11 +17,10 @@ from typing import Optional
 import numpy as np
 
 from ..core.labelling import DISCARD, IoUBands, label_crops
-from ..core.sampling import LandmarkSampling, image_rng, landmark_candidates, random_keys
+from ..core.sampling import LandmarkSampling, image_rng, random_keys
 from ..core.schema import CANDIDATE_DTYPE, NEGATIVE
-from ..errors import ImageError
-from ..io.images import read_rgb, safe_join
-from .gen_pnet import probe_size
+from ..io.images import read_rgb, usable
+from .engine import landmark_samples, plan_unit
 from .jobs import RunOptions, output_spec, run_job
 
 STAGE_SIZES = {"rnet": 24, "onet": 48}
@@ -73,47 +71,27 @@ class PlanMine:
     settings: MineSettings
 
     def __call__(self, unit):
-        parts, sizes, skipped = [], [], []
-        self._seconds = {"decode": 0.0, "pnet": 0.0, "rnet": 0.0}
-        for i, rec in enumerate(unit.records):
-            identity = f"{unit.dataset}/{rec.path}"
-            path = safe_join(unit.image_root, rec.path, f"{rec.source}:{rec.line}")
-            cands, size = self._plan_image(unit.kind, path, identity, rec)
-            sizes.append(list(size) if isinstance(size, tuple) else None)
-            if cands is None:
-                skipped.append([identity, size])
-                continue
-            cands["image"] = i
-            parts.append(cands)
-        cands = np.concatenate(parts) if parts else np.zeros(0, dtype=CANDIDATE_DTYPE)
-        meta = {"images": [r.path for r in unit.records], "sizes": sizes, "skipped": skipped,
-                "seconds": {k: round(v, 4) for k, v in self._seconds.items()}}
-        return cands, meta
-
-    def _plan_image(self, kind, path, identity, rec):
-        rng = image_rng(self.seed, identity)
-        if kind == "landmarks":
-            size = probe_size(path)
-            if not isinstance(size, tuple):
-                return None, size
-            if rec.landmarks is None or not rec.keep.any():
-                return np.zeros(0, dtype=CANDIDATE_DTYPE), size
-            return landmark_candidates(rng, rec.kept_boxes, rec.kept_landmarks, self.settings.landmarks), size
-        if not os.path.exists(path):
-            return None, "missing"
-        try:
-            start = time.perf_counter()
-            image = read_rgb(path)
-            self._seconds["decode"] += time.perf_counter() - start
-        except ImageError as exc:
-            return None, f"unreadable ({str(exc).split(': ', 1)[-1]})"
-        size = (image.shape[1], image.shape[0])
-        return self._mined(rng, image, rec), size
-
-    def _mined(self, rng, image, rec):
         import torch
 
         torch.set_num_threads(self.settings.threads)
+        self._seconds = {"decode": 0.0, "pnet": 0.0, "rnet": 0.0}
+        cands, meta = plan_unit(unit, self._plan_image)
+        meta["seconds"] = {k: round(v, 4) for k, v in self._seconds.items()}
+        return cands, meta
+
+    def _plan_image(self, kind, identity, path, rec):
+        rng = image_rng(self.seed, identity)
+        if kind == "landmarks":
+            size, problem = usable(path)
+            return (None if problem else landmark_samples(rng, rec, self.settings.landmarks)), size, problem
+        start = time.perf_counter()
+        image, problem = usable(path, read_rgb)
+        self._seconds["decode"] += time.perf_counter() - start
+        if problem:
+            return None, None, problem
+        return self._mined(rng, image, rec), (image.shape[1], image.shape[0]), None
+
+    def _mined(self, rng, image, rec):
         upto = "pnet" if self.settings.stage == "rnet" else "rnet"
         detector = _detector(self.settings)
         crops = detector.propose(image, upto=upto).crops
