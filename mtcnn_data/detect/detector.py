@@ -20,7 +20,7 @@ import torch
 
 from ..core.boxes import decode_offsets, iou_matrix, nms, square_boxes
 from ..core.landmarks import denormalise_from_crops
-from ..imaging import crop_resize
+from ..imaging import ImageCutter
 from ..errors import MtcnnDataError
 from .checkpoints import LoadedStage, load_stage
 
@@ -343,9 +343,9 @@ class Detector:
     def _run_crops(self, image: np.ndarray, crops: np.ndarray, stage: int):
         """Run R-Net (stage 1) or O-Net (stage 2) on the crops: numpy outputs."""
         size = 24 if stage == 1 else 48
-        outs = []
+        outs, cutter = [], ImageCutter(image)
         for start in range(0, len(crops), self.config.batch_size):
-            patches = crop_resize(image, crops[start : start + self.config.batch_size], size)
+            patches = cutter.cut(crops[start : start + self.config.batch_size], size)
             n = len(patches)
             patches = np.concatenate([patches, np.zeros((_bucket(n) - n,) + patches.shape[1:], np.uint8)])
             outs.append([o[:n].float().cpu().numpy() for o in self._models[stage](self._tensor(patches))])

@@ -36,7 +36,7 @@ from ..core.balance import (
 )
 from ..core.sampling import landmark_candidates
 from ..core.schema import CANDIDATE_DTYPE, CLASS_NAMES, class_index
-from ..imaging import sample_pixels
+from ..imaging import ImageCutter
 from ..io.images import read_rgb, safe_join
 from ..io.shards import shard_attributes, shard_fields, write_shard
 from .execute import make_progress, run_parallel
@@ -247,9 +247,8 @@ class _CutTask:
         for img in np.unique(picked["image"]):
             rows = np.flatnonzero(picked["image"] == img)
             path = f"{meta['image_root']}/{meta['images'][img]}"
-            pixels = read_rgb(path, self.spec.max_pixels)
-            for r in rows:
-                out["images"][r] = sample_pixels(pixels, picked["crop"][r], self.spec.crop_size, picked["augment"][r], self.spec.angle)
+            cutter = ImageCutter(read_rgb(path, self.spec.max_pixels))
+            out["images"][rows] = cutter.cut(picked["crop"][rows], self.spec.crop_size, picked["augment"][rows], self.spec.angle)
         out = out[np.argsort(out["slot"], kind="stable")]
         atomic_save_npy(self.work.cut(u), out)
         return {"unit": u, "counts": np.bincount(class_index(out["labels"]), minlength=4)}
