@@ -24,7 +24,7 @@ def test_negatives_are_capped_and_labels_follow_iou():
     faces = np.array([[100, 100, 160, 160]], dtype=float)
     crops = np.array([[100, 100, 160, 160], [110, 110, 170, 170]] + [[x, 300, x + 30, 330] for x in range(0, 600, 10)])
     s = MineSettings(stage="rnet", pnet="x", max_negatives_per_image=7)
-    out = labelled_detections(image_rng(0, "a"), crops, faces, faces, s)
+    out = labelled_detections(image_rng(0, "a"), crops, faces, None, s)
     assert (out["label"] == NEGATIVE).sum() == 7
     assert (out["label"] == POSITIVE).sum() == 1
     np.testing.assert_allclose(out["iou"], iou_matrix(out["crop"], faces).max(1), rtol=1e-6)

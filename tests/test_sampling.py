@@ -29,7 +29,7 @@ def test_image_rng_depends_on_seed_and_identity_only():
 
 def test_labels_follow_the_bands():
     crops = np.array([[100, 100, 160, 170], [110, 100, 170, 170], [130, 120, 190, 190], [500, 0, 560, 60], [140, 100, 200, 170]])
-    labels, iou, bbox = label_crops(crops, FACES, FACES)
+    labels, iou, bbox = label_crops(crops, FACES)
     truth = iou_matrix(crops, FACES).max(1)
     np.testing.assert_allclose(iou, truth, rtol=1e-6)
     for lab, v in zip(labels, truth):
@@ -49,15 +49,21 @@ def test_labels_follow_the_bands():
 def test_dropped_faces_block_negatives_but_give_no_positives():
     dropped = np.array([[500, 0, 560, 60]], dtype=float)
     all_faces = np.concatenate([FACES, dropped])
-    labels, _, _ = label_crops(dropped, FACES, all_faces)
+    keep = np.array([True] * len(FACES) + [False])
+    labels, iou, _ = label_crops(dropped, all_faces, keep)
     assert labels[0] == DISCARD  # IoU 1 with a dropped face: neither positive nor negative
+    assert iou[0] == 1.0
+    near = np.array([[98, 98, 158, 172]], dtype=float)  # overlaps kept face 0 only
+    labels, iou, bbox = label_crops(np.concatenate([near, near]), all_faces, keep)
+    assert labels[0] in (POSITIVE, PART) and iou[0] == np.float32(iou_matrix(near, FACES[:1])[0, 0])
+    np.testing.assert_allclose(bbox[0], encode_offsets(near, FACES[:1])[0], rtol=1e-6)
 
 
 def test_pnet_candidates_are_consistent():
     rng = image_rng(0, "wider/x.jpg")
     cfg = PNetSampling()
-    cands = pnet_candidates(rng, 640, 480, FACES, FACES, cfg)
-    labels, iou, bbox = label_crops(cands["crop"], FACES, FACES, cfg.bands)
+    cands = pnet_candidates(rng, 640, 480, FACES, None, cfg)
+    labels, iou, bbox = label_crops(cands["crop"], FACES, None, cfg.bands)
     assert np.array_equal(labels, cands["label"])
     np.testing.assert_allclose(iou, cands["iou"], rtol=1e-6)
     np.testing.assert_allclose(bbox, cands["bbox"], atol=1e-6)
@@ -71,7 +77,7 @@ def test_pnet_candidates_are_consistent():
 
 def test_small_faces_give_no_jittered_crops():
     tiny = np.array([[10, 10, 18, 19]], dtype=float)
-    cands = pnet_candidates(image_rng(0, "t"), 200, 200, tiny, tiny)
+    cands = pnet_candidates(image_rng(0, "t"), 200, 200, tiny)
     assert not np.isin(cands["label"], [POSITIVE, PART]).any()
 
 

@@ -141,22 +141,27 @@ def jittered_squares(rng, faces, per_face, size_low, size_high, shift, min_side)
     return np.stack([x, y, x + side, y + side], axis=1)
 
 
-def pnet_candidates(rng, width, height, target_faces, all_faces, cfg: PNetSampling = PNetSampling()):
+def pnet_candidates(rng, width, height, faces, keep=None, cfg: PNetSampling = PNetSampling()):
     """Labelled candidate crops for one WIDER-style image (structured array of
-    :data:`CANDIDATE_DTYPE`, ``image`` left 0 for the caller to set)."""
-    target_faces = np.asarray(target_faces, dtype=np.float64).reshape(-1, 4)
-    all_faces = np.asarray(all_faces, dtype=np.float64).reshape(-1, 4)
+    :data:`CANDIDATE_DTYPE`, ``image`` left 0 for the caller to set).
+
+    ``faces`` (M,4) are all the image's annotated faces, ``keep`` (M,) bool those
+    that may give positives, parts and near-face crops (all when ``None``); the
+    others still count against negatives."""
+    faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4)
+    keep = np.ones(len(faces), bool) if keep is None else np.asarray(keep, bool).reshape(-1)
     parts = []
     rand = _random_squares(rng, cfg.negative_draws, width, height, cfg.crop_size)
-    labels, iou, bbox = label_crops(rand, target_faces, all_faces, cfg.bands)
+    labels, iou, bbox = label_crops(rand, faces, keep, cfg.bands)
     negative = np.flatnonzero(labels == NEGATIVE)[: cfg.negatives_per_image]
     parts.append(_candidates(rand[negative], labels[negative], iou[negative], bbox[negative], keys=random_keys(rng, len(negative))))
-    big = target_faces[np.maximum(widths(target_faces), heights(target_faces)) >= cfg.min_face]
+    target = faces[keep]
+    big = target[np.maximum(widths(target), heights(target)) >= cfg.min_face]
     if len(big):
         near = _near_face_squares(rng, big, cfg.near_negatives_per_face, width, height, cfg.crop_size)
         jit = jittered_squares(rng, big, cfg.jitter_per_face, cfg.size_low, cfg.size_high, cfg.shift, cfg.crop_size)
         crops = np.concatenate([near, jit])
-        labels, iou, bbox = label_crops(crops, target_faces, all_faces, cfg.bands)
+        labels, iou, bbox = label_crops(crops, faces, keep, cfg.bands)
         ok = labels != DISCARD
         parts.append(_candidates(crops[ok], labels[ok], iou[ok], bbox[ok], keys=random_keys(rng, int(ok.sum()))))
     return np.concatenate(parts)

@@ -27,7 +27,7 @@ class PlanPnet:
             return None, None, problem
         rng = image_rng(self.seed, identity)
         if kind == "faces":
-            return pnet_candidates(rng, size[0], size[1], rec.kept_boxes, rec.boxes, self.faces), size, None
+            return pnet_candidates(rng, size[0], size[1], rec.boxes, rec.keep, self.faces), size, None
         return landmark_samples(rng, rec, self.landmarks), size, None
 
 

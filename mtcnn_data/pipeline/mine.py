@@ -97,13 +97,14 @@ class PlanMine:
         crops = detector.propose(image, upto=upto).crops
         for stage, seconds in detector.last_timings.items():
             self._seconds[stage] += seconds
-        return labelled_detections(rng, crops, rec.kept_boxes, rec.boxes, self.settings)
+        return labelled_detections(rng, crops, rec.boxes, rec.keep, self.settings)
 
 
-def labelled_detections(rng, crops, target_faces, all_faces, settings: MineSettings):
-    """Label detector crops; keep at most ``max_negatives_per_image`` negatives (random)."""
+def labelled_detections(rng, crops, faces, keep, settings: MineSettings):
+    """Label detector crops against ``faces`` (``keep``: those that may give positives and
+    parts); keep at most ``max_negatives_per_image`` negatives (random)."""
     crops = np.asarray(crops, dtype=np.int64).reshape(-1, 4)
-    labels, iou, bbox = label_crops(crops, target_faces, all_faces, settings.bands)
+    labels, iou, bbox = label_crops(crops, faces, keep, settings.bands)
     keys = random_keys(rng, len(crops))
     keep = labels != DISCARD
     neg = np.flatnonzero(labels == NEGATIVE)
