@@ -322,3 +322,19 @@ def test_annotation_path_leaving_the_image_root_is_refused(tmp_path):
     msg = str(res.exception)
     assert f"{ann}:4: image path '../../secret.jpg' leaves the image root" in msg
     assert leftovers(out) == []
+
+
+def test_annotation_error_found_while_workers_plan_stops_the_run(tmp_path):
+    """Units go to the workers while the annotations are still being read: an error late
+    in the file must still stop the run with FILE:LINE and leave nothing behind."""
+    root = tmp_path / "wider"
+    good = [(f"0--E/{i}.jpg", 64, 48, [(4, 5, 30, 32)]) for i in range(12)]
+    ann = make_wider(root, "train", good)
+    with open(ann, "a", encoding="utf-8") as f:
+        f.write("0--E/late.jpg\n2\n1 2 3 4 0 0 0 0 0 0 \n")  # says 2 boxes, the file ends after 1
+    out = tmp_path / "out"
+    res = run_cli("gen-pnet", "--wider", root, "--out", out, "--workers", "2", "--unit-size", "1", "--ratio", "1:1:1:0")
+    assert res.exit_code != 0
+    msg = str(res.exception)
+    assert f"{ann}:{3 * len(good) + 1}: expected box line 2 of the 2 promised for '0--E/late.jpg'" in msg
+    assert leftovers(out) == []

@@ -120,22 +120,27 @@ def landmark_samples(rng, rec, cfg):
 
 
 def run_plan(work: WorkDir, units: Iterable[Unit], plan_fn: Callable, workers: int, backend: str, stats: dict):
-    """Run ``plan_fn(unit) -> (candidates, meta)`` for every unit lacking its files."""
-    todo, done = [], []
-    for unit in units:
-        (done if work.candidates(unit.index).exists() and work.unit_meta(unit.index).exists() else todo).append(unit)
-    total = len(todo) + len(done)
+    """Run ``plan_fn(unit) -> (candidates, meta)`` for every unit lacking its files.
+
+    Units go to the workers as the annotations are read, so parsing overlaps with planning."""
     counts = np.zeros(4, dtype=np.int64)
-    bar = make_progress(len(todo), "plan")
+    total = [0]
+    bar = make_progress(None, "plan")
+
+    def todo():
+        for unit in units:
+            total[0] += 1
+            if not (work.candidates(unit.index).exists() and work.unit_meta(unit.index).exists()):
+                yield unit
 
     def on_result(res):
         counts[:] += res["counts"]
         bar.set_postfix(_postfix(counts), refresh=False)
 
-    run_parallel(_PlanTask(work, plan_fn), todo, workers, bar, on_result, backend)
+    run_parallel(_PlanTask(work, plan_fn), todo(), workers, bar, on_result, backend)
     bar.close()
-    stats["units"] = total
-    return total
+    stats["units"] = total[0]
+    return total[0]
 
 
 class _PlanTask:

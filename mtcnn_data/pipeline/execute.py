@@ -12,6 +12,7 @@ the units it had not finished (the pool is restarted for them).
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from typing import Callable, Iterable, Iterator
@@ -36,10 +37,8 @@ def limit_threads() -> None:
 def run_parallel(fn: Callable, items: Iterable, workers: int = 1, progress=None, on_result=None, backend: str = "loky"):
     """Apply ``fn`` to every item on ``workers`` processes (or the cluster ``backend``
     names, see :mod:`.backends`); results come back in any order and are handed to
-    ``on_result`` (and counted on ``progress``)."""
-    items = list(items)
-    if not items:
-        return
+    ``on_result`` (and counted on ``progress``). ``items`` is consumed lazily, as
+    workers become free: a generator that parses annotations overlaps with the work."""
     try:
         for result in _results(Task(fn, os.getcwd()), items, workers, backend):
             if isinstance(result, Failure):
@@ -51,7 +50,7 @@ def run_parallel(fn: Callable, items: Iterable, workers: int = 1, progress=None,
         raise
 
 
-def _results(task: Task, items: list, workers: int, backend: str) -> Iterator:
+def _results(task: Task, items: Iterable, workers: int, backend: str) -> Iterator:
     kind, _ = parse_backend(backend)
     if kind != "loky":
         return engine_for(backend, workers).map_unordered(task, items)
@@ -60,19 +59,24 @@ def _results(task: Task, items: list, workers: int, backend: str) -> Iterator:
     return _loky_unordered(task, items, workers)
 
 
-def _limited(items: list) -> Iterator:
+def _limited(items: Iterable) -> Iterator:
     limit_threads()
     yield from items
 
 
-def _loky_unordered(task: Task, items: list, workers: int) -> Iterator:
+def _loky_unordered(task: Task, items: Iterable, workers: int) -> Iterator:
     """Local worker processes; when one dies, the units not yet finished run again."""
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
-    pending = dict(enumerate(items))
+    rest = iter(items)
+    first = next(rest, _END)
+    if first is _END:
+        return
+    pending: dict = {}  # handed to the pool, not finished
+    queue = itertools.chain([first], rest)
     for attempt in range(RETRIES + 1):
         try:
-            for i, result in _loky_pass(task, list(pending.items()), workers):
+            for i, result in _loky_pass(task, _tracked(queue, pending), workers):
                 del pending[i]
                 yield result
             return
@@ -84,9 +88,25 @@ def _loky_unordered(task: Task, items: list, workers: int) -> Iterator:
                     "memory: use fewer --workers or a smaller --unit-size. Finished units are kept; rerun "
                     "with --resume to continue."
                 ) from exc
+            queue = itertools.chain(list(pending.values()), queue)
+            pending.clear()
 
 
-def _loky_pass(task: Task, numbered: list, workers: int) -> Iterator:
+_END = object()
+
+
+def _tracked(queue: Iterator, pending: dict) -> Iterator:
+    """Number the items as the pool takes them and remember them until they finish."""
+    for item in queue:
+        i = next(_COUNTER)
+        pending[i] = item
+        yield i, item
+
+
+_COUNTER = itertools.count()
+
+
+def _loky_pass(task: Task, numbered: Iterable, workers: int) -> Iterator:
     with parallel_config(backend="loky", inner_max_num_threads=1, initializer=_ignore_sigint):
         _start_pool_ignoring_sigint(workers)
         par = Parallel(n_jobs=workers, return_as="generator_unordered", pre_dispatch="2*n_jobs", batch_size=1)

@@ -73,6 +73,16 @@ def run_job(out, sources: List[Source], plan_fn, spec: OutputSpec, config: dict,
     resuming = work.prepare(fingerprint, run.resume, run.overwrite)
     if resuming:
         run.log(f"resuming the unfinished run in {work.out}")
+    try:
+        return _run_phases(work, sources, plan_fn, spec, config, run, command)
+    except BaseException:
+        # a unit failed, the annotations had an error, Ctrl-C: the local pool has been
+        # stopped, possibly killing a worker in the middle of writing a file
+        work.remove_temporary()
+        raise
+
+
+def _run_phases(work, sources, plan_fn, spec, config, run, command) -> dict:
     timer, stats = Timer(), {}
     started = time.time()
     with timer.phase("plan"):

@@ -146,6 +146,13 @@ class WorkDir:
         for p in self.out.iterdir():
             shutil.rmtree(p) if p.is_dir() else p.unlink()
 
+    def remove_temporary(self) -> None:
+        """Delete temporary files a stopped worker left half-written (``.NAME.PID.tmp``);
+        whole files stay for ``--resume``. Call only once no worker writes any more."""
+        if self.root.exists():
+            for p in self.root.rglob(".*.tmp"):
+                p.unlink(missing_ok=True)
+
     def finish(self, shard_names, manifest: dict) -> None:
         """Move finished shards into DIR, write the manifest last, drop the work state."""
         for name in shard_names:
