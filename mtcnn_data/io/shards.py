@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 from typing import Dict, Mapping, Sequence
 
-import h5py
 import numpy as np
 
 from .files import file_sha256
@@ -62,8 +61,12 @@ def write_shard(
     attrs: Mapping,
     compression: str | None = "gzip",
     level: int = 4,
+    threads: int = 1,
 ) -> dict:
-    """Write one shard atomically; returns ``{name, count, classes, sha256, bytes}``."""
+    """Write one shard atomically; returns ``{name, count, classes, sha256, bytes}``.
+
+    ``threads`` compress the images' chunks in parallel (zlib releases the GIL); the
+    bytes written do not depend on it."""
     path = Path(path)
     crop = int(attrs["crop_size"])
     n = len(samples["labels"])
@@ -72,10 +75,12 @@ def write_shard(
     try:
         # no chunk cache, and a flush after every dataset: each chunk reaches the file as it
         # is written, so the layout never depends on when Python frees a dataset object
+        import h5py  # here, not at import: workers that only plan or cut never load it
+
         with h5py.File(tmp, "w", libver=("earliest", "v110"), track_order=False, rdcc_nbytes=0) as f:
             for name, (dtype, shape) in shard_fields(crop).items():
                 data = np.ascontiguousarray(samples[name], dtype=dtype).reshape((n,) + shape)
-                _create(f, name, data, compression, level)
+                _create(f, name, data, compression, level, threads)
                 f.flush()
             str_type = h5py.string_dtype("utf-8")
             f.create_dataset("source_paths", data=np.array(list(source_paths), dtype=object), dtype=str_type, track_times=False)
@@ -90,7 +95,7 @@ def write_shard(
     return shard_info(path, samples["labels"])
 
 
-def _create(f, name, data, compression, level):
+def _create(f, name, data, compression, level, threads=1):
     n = len(data)
     chunk_rows = max(1, min(n, (1 << 18) // max(1, data[0:1].nbytes)))
     opts = {}
@@ -99,7 +104,32 @@ def _create(f, name, data, compression, level):
         if compression == "gzip":
             opts["compression_opts"] = level
             opts["shuffle"] = data.dtype.itemsize > 1
-    f.create_dataset(name, data=data, track_times=False, **opts).id.flush()
+    if compression == "gzip" and n and data.dtype.itemsize == 1:
+        dset = f.create_dataset(name, shape=data.shape, dtype=data.dtype, track_times=False, **opts)
+        _write_deflated_chunks(dset, data, chunk_rows, level, threads)
+    else:
+        dset = f.create_dataset(name, data=data, track_times=False, **opts)
+    dset.id.flush()
+
+
+def _write_deflated_chunks(dset, data, chunk_rows, level, threads):
+    """What HDF5's deflate filter would store, chunk by chunk (a zlib stream of the whole
+    chunk, the last one padded with zeros), compressed by ``threads`` threads and written
+    in order. Only for 1-byte types: no shuffle filter to apply."""
+    import zlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    def deflate(start):
+        chunk = data[start : start + chunk_rows]
+        if len(chunk) < chunk_rows:
+            chunk = np.concatenate([chunk, np.zeros((chunk_rows - len(chunk),) + data.shape[1:], data.dtype)])
+        return zlib.compress(np.ascontiguousarray(chunk).tobytes(), level)
+
+    starts = range(0, len(data), chunk_rows)
+    zeros = (0,) * (data.ndim - 1)
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        for start, payload in zip(starts, pool.map(deflate, starts)):
+            dset.id.write_direct_chunk((start,) + zeros, payload, 0)
 
 
 def class_counts(labels) -> Dict[str, int]:
@@ -120,6 +150,8 @@ def shard_info(path, labels) -> dict:
 
 def read_shard(path, fields: Sequence[str] | None = None) -> dict:
     """Load a whole shard as numpy arrays (plus ``source_paths`` and ``attrs``)."""
+    import h5py
+
     with h5py.File(path, "r") as f:
         names = fields or [k for k in f.keys()]
         out = {}
@@ -134,6 +166,8 @@ def read_shard(path, fields: Sequence[str] | None = None) -> dict:
 
 def read_shard_info(path) -> dict:
     """:func:`shard_info` of an existing shard (reads only its labels)."""
+    import h5py
+
     with h5py.File(path, "r") as f:
         labels = f["labels"][()]
     return shard_info(path, labels)

@@ -276,8 +276,8 @@ def run_cut(work: WorkDir, sel: dict, spec: OutputSpec, workers: int, backend: s
 
 
 class _AssembleTask:
-    def __init__(self, work, sel, spec, attrs):
-        self.work, self.sel, self.spec, self.attrs = work, sel, spec, attrs
+    def __init__(self, work, sel, spec, attrs, threads=1):
+        self.work, self.sel, self.spec, self.attrs, self.threads = work, sel, spec, attrs, threads
 
     def __call__(self, s: int):
         name = self.sel["shards"][s]
@@ -304,7 +304,8 @@ class _AssembleTask:
         index = {p: i for i, p in enumerate(paths)}
         samples = {k: rows[k] for k in ("images", "labels", "bbox", "landmarks", "iou", "crop_box", "augment")}
         samples["source"] = np.array([index[p] for p in sources], dtype=np.int32)
-        return write_shard(self.work.shard(name), samples, paths, self.attrs, self.spec.compression, self.spec.compression_level)
+        return write_shard(self.work.shard(name), samples, paths, self.attrs, self.spec.compression,
+                           self.spec.compression_level, self.threads)
 
 
 def run_assemble(work: WorkDir, sel: dict, spec: OutputSpec, workers: int, backend: str, attrs: dict) -> list:
@@ -319,7 +320,8 @@ def run_assemble(work: WorkDir, sel: dict, spec: OutputSpec, workers: int, backe
             todo.append(s)
     bar = make_progress(len(todo), "shards")
     results = []
-    run_parallel(_AssembleTask(work, sel, spec, attrs), todo, workers, bar, results.append, backend)
+    threads = max(1, workers // max(1, min(workers, len(todo))))  # fewer shards than workers: compress in threads
+    run_parallel(_AssembleTask(work, sel, spec, attrs, threads), todo, workers, bar, results.append, backend)
     bar.close()
     for info in results:
         infos[sel["shards"].index(info["name"])] = info
