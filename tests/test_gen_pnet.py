@@ -219,3 +219,46 @@ def test_help_does_not_import_torch():
            "assert 'torch' not in sys.modules, 'torch imported'\nassert 'h5py' not in sys.modules, 'h5py imported'"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+class _Terminal:
+    """A stderr that says it is a terminal and keeps what is written."""
+
+    def __init__(self):
+        self.text = []
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.text.append(s)
+        return len(s)
+
+    def flush(self):
+        pass
+
+
+def test_progress_shows_live_class_counts_on_a_terminal_only(tmp_path, monkeypatch):
+    from mtcnn_data.pipeline import execute
+    from mtcnn_data.pipeline.gen_pnet import gen_pnet
+    from mtcnn_data.pipeline.jobs import RunOptions
+    from mtcnn_data.pipeline.sources import sample_sources
+
+    monkeypatch.delenv("CI", raising=False)
+    sources = sample_sources()
+    term = _Terminal()
+    monkeypatch.setattr(execute.sys, "stderr", term)
+    gen_pnet(tmp_path / "tty", sources, run=RunOptions(log=lambda m: None))
+    shown = "".join(term.text)
+    for phase in ("plan", "cut", "shards"):
+        assert phase in shown
+    assert "nega=" in shown and "posi=" in shown and "land=" in shown  # live per-class counts
+
+    class Pipe(_Terminal):
+        def isatty(self):
+            return False
+
+    pipe = Pipe()
+    monkeypatch.setattr(execute.sys, "stderr", pipe)
+    gen_pnet(tmp_path / "pipe", sources, run=RunOptions(log=lambda m: None))
+    assert "".join(pipe.text) == ""

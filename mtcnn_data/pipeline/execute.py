@@ -152,10 +152,25 @@ def _handle(result, progress, on_result):
         progress.update(1)
 
 
-def make_progress(total: int, desc: str, enabled=None):
-    """A tqdm bar on a terminal, nothing (a no-op object) otherwise."""
-    from tqdm.auto import tqdm
-
+def make_progress(total, desc: str, enabled=None):
+    """A tqdm bar on a terminal, a no-op stand-in otherwise (tqdm is not even imported)."""
     if enabled is None:
         enabled = sys.stderr.isatty() and not os.environ.get("CI")
-    return tqdm(total=total, desc=desc, disable=not enabled, unit="unit", dynamic_ncols=True)
+    if not enabled:
+        return _NoProgress()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="unit", dynamic_ncols=True)
+
+
+class _NoProgress:
+    """What the runners call on a progress bar, doing nothing."""
+
+    def update(self, n=1):
+        pass
+
+    def set_postfix(self, *args, **kwargs):
+        pass
+
+    def close(self):
+        pass
