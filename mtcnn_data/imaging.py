@@ -18,12 +18,13 @@ only repeat pixels there).
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
 from .core.landmarks import rotation_matrix
-from .core.sampling import rotation_degrees
-from .core.schema import AUG_FLIP
+from .core.schema import AUG_FLIP, AUG_ROT_NEG, AUG_ROT_POS
 
 __all__ = ["ImageCutter", "crop_padded", "crop_resize", "rotated_crop", "sample_pixels"]
 
@@ -79,17 +80,17 @@ class ImageCutter:
         code says so, by ``angle`` degrees), resampled to ``size`` and mirrored
         when the code has the flip bit."""
         boxes = np.trunc(np.asarray(boxes, dtype=np.float64).reshape(-1, 4))
-        augments = np.zeros(len(boxes), np.uint8) if augments is None else np.asarray(augments).reshape(-1)
+        augments = np.zeros(len(boxes), np.int64) if augments is None else np.asarray(augments, np.int64).reshape(-1)
         sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
         if len(boxes) and sides.min() <= 0:
             raise ValueError(f"empty crop box {tuple(boxes[int(np.argmin(sides))])}")
-        degrees = np.array([rotation_degrees(int(a), angle) for a in augments])
+        degrees = np.where(augments & AUG_ROT_POS, angle, np.where(augments & AUG_ROT_NEG, -angle, 0.0))
         out = np.empty((len(boxes), size, size, self.channels), np.uint8)
         area = (degrees == 0) & (sides >= size)
         out[area] = self.area_average(boxes[area], size, size)
         for i in np.flatnonzero(~area):
             out[i] = self._one(boxes[i], size, float(degrees[i]))
-        flip = (augments.astype(np.int64) & AUG_FLIP) != 0
+        flip = (augments & AUG_FLIP) != 0
         out[flip] = out[flip, :, ::-1]
         return out
 
@@ -152,22 +153,26 @@ class ImageCutter:
     def _rotated_small(self, box, degrees, out_size):
         x1, y1, x2, y2 = (int(v) for v in box)
         w, h = x2 - x1, y2 - y1
-        rot = rotation_matrix(((x1 + x2) / 2, (y1 + y2) / 2), degrees)
-        lin_inv = rot[:, :2].T
-        shift_inv = -lin_inv @ rot[:, 2]
-        # average k x k pixel blocks of a region that holds the turned box (an exact integer
-        # factor: OpenCV's fast area path), leaving at most a 2x shrink to the bilinear warp
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        a = math.radians(degrees)
+        cos, sin = math.cos(a), math.sin(a)
+        # average k x k pixel blocks of a square region that holds the turned box (an exact
+        # integer factor: OpenCV's fast area path), leaving at most a 2x shrink to the warp
         k = max(1, max(w, h) // out_size)
-        region = _rotation_region(rot, (x1, y1, x2, y2), k)
-        patch = crop_padded(self.image, region)
-        side = (region[2] - region[0]) // k
-        small = patch if k == 1 else cv2.resize(patch, (side, side), interpolation=cv2.INTER_AREA)
-        step = np.array((w / out_size, h / out_size))
-        # output pixel (u, v) sits at crop point (x1, y1) + (u + .5, v + .5) * step; rotate it back,
-        # move into the averaged region's frame, then to OpenCV's centre-at-integer indexing
-        lin = lin_inv * step[None, :] / k
-        offset = (lin_inv @ (np.array([x1, y1]) + 0.5 * step) + shift_inv - np.array(region[:2])) / k - 0.5
-        return _warp_matrix(small, np.hstack([lin, offset[:, None]]), (out_size, out_size))
+        r = math.ceil(max(w, h) * (abs(cos) + abs(sin)) / 2) + 2
+        side = -(-2 * r // k) * k
+        rx, ry = math.floor(cx) - side // 2, math.floor(cy) - side // 2
+        patch = crop_padded(self.image, (rx, ry, rx + side, ry + side))
+        small = patch if k == 1 else cv2.resize(patch, (side // k, side // k), interpolation=cv2.INTER_AREA)
+        # output pixel (u, v) sits at crop point p = (x1, y1) + (u + .5, v + .5) * step; its source
+        # is the point turned back about the centre, R^-1 (p - c) + c (R as rotation_matrix), in
+        # the averaged region's frame, in OpenCV's centre-at-integer indexing
+        sx, sy = w / out_size, h / out_size
+        px, py = x1 + 0.5 * sx - cx, y1 + 0.5 * sy - cy
+        ox = (cos * px - sin * py + cx - rx) / k - 0.5
+        oy = (sin * px + cos * py + cy - ry) / k - 0.5
+        inverse = np.array([[cos * sx / k, -sin * sy / k, ox], [sin * sx / k, cos * sy / k, oy]])
+        return _warp_matrix(small, inverse, (out_size, out_size))
 
 
 def _lattice(lo, hi, cells, limit):
@@ -185,17 +190,6 @@ def _area_or_linear(patch, size):
         return np.ascontiguousarray(patch)
     flag = cv2.INTER_AREA if w >= size and h >= size else cv2.INTER_LINEAR
     return cv2.resize(patch, (size, size), interpolation=flag)
-
-
-def _rotation_region(rot, box, multiple=1):
-    """An integer square region that holds ``box`` at the rotation ``rot``, its side a
-    multiple of ``multiple``."""
-    x1, y1, x2, y2 = box
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    r = int(np.ceil(max(x2 - x1, y2 - y1) * (abs(rot[0, 0]) + abs(rot[0, 1])) / 2)) + 2
-    side = -(-2 * r // multiple) * multiple
-    left, top = int(np.floor(cx)) - side // 2, int(np.floor(cy)) - side // 2
-    return (left, top, left + side, top + side)
 
 
 def rotated_crop(image: np.ndarray, box, degrees: float) -> np.ndarray:

@@ -60,8 +60,16 @@ def xywh_to_xyxy(xywh) -> np.ndarray:
 
 
 def _intersections(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    wh = np.clip(np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2]), 0, None)
-    return wh[..., 0] * wh[..., 1]
+    iw = _overlap_1d(a[:, 0], a[:, 2], b[:, 0], b[:, 2])
+    iw *= _overlap_1d(a[:, 1], a[:, 3], b[:, 1], b[:, 3])
+    return iw
+
+
+def _overlap_1d(lo_a, hi_a, lo_b, hi_b) -> np.ndarray:
+    """(N, M) length of the overlap of intervals [lo_a, hi_a) and [lo_b, hi_b), at least 0."""
+    out = np.minimum(hi_a[:, None], hi_b[None, :])
+    out -= np.maximum(lo_a[:, None], lo_b[None, :])
+    return np.maximum(out, 0.0, out=out)
 
 
 def _ratio(num: np.ndarray, denom: np.ndarray) -> np.ndarray:
