@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import shutil
 import sys
 import tempfile
@@ -60,6 +61,7 @@ def main(argv=None):
                     help="LFW_NET images for landmark samples (300: the WIDER train : LFW_NET train image "
                          "proportion, 12,880 : 10,000, applied to the 394 WIDER images)")
     ap.add_argument("--unit-size", type=int, default=64)
+    ap.add_argument("--repeat", type=int, default=3, help="runs (floor and gen-pnet alternately); medians are printed")
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args(argv)
     require_realdata()
@@ -67,32 +69,40 @@ def main(argv=None):
     wider_paths, lfw_paths = sources[0].dataset.paths(), sources[1].dataset.paths()
     paths = wider_paths + lfw_paths
     mpix = sum(_mpix(p) for p in paths)
-    floor = decode_floor(paths, args.workers, args.unit_size)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-gen-pnet-"))
-    try:
-        wall, manifest = run_gen_pnet(tmp / "out", args.workers, sources, args.unit_size)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    floors, walls = [], []
+    for _ in range(args.repeat):  # alternate, so that both see the same machine state
+        floors.append(decode_floor(paths, args.workers, args.unit_size))
+        tmp = Path(tempfile.mkdtemp(prefix="bench-gen-pnet-"))
+        try:
+            wall, manifest = run_gen_pnet(tmp / "out", args.workers, sources, args.unit_size)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        walls.append(wall)
+    ratios = sorted(w / f for w, f in zip(walls, floors))
+    floor, wall = statistics.median(floors), statistics.median(walls)
     fig = {
         "images": len(paths),
         "wider_images": len(wider_paths),
         "lfw_images": len(lfw_paths),
         "megapixels": round(mpix, 1),
         "workers": args.workers,
+        "repeats": args.repeat,
         "samples": manifest["totals"]["samples"],
         "decode_floor_s": round(floor, 2),
         "gen_pnet_s": round(wall, 2),
         "phases_s": manifest["timings_s"],
         "images_per_s": round(len(paths) / wall, 1),
-        "ratio_to_decode_floor": round(wall / floor, 2),
+        "ratio_to_decode_floor": round(statistics.median(ratios), 2),
+        "ratio_range": [round(ratios[0], 2), round(ratios[-1], 2)],
         "peak_rss_mib": peak_rss_mib(),
     }
     print(f"images {fig['images']} ({fig['wider_images']} WIDER val at 1024 px, {fig['lfw_images']} LFW_NET), "
           f"{fig['megapixels']} Mpx, {args.workers} workers")
-    print(f"decode floor     {floor:7.2f} s")
-    print(f"gen-pnet         {wall:7.2f} s   ({fig['images_per_s']} images/s, {fig['samples']:,} samples)")
-    print("phases           " + ", ".join(f"{k} {v:.2f}" for k, v in manifest["timings_s"].items()))
-    print(f"ratio to floor   {fig['ratio_to_decode_floor']:.2f}x")
+    print(f"decode floor     {floor:7.2f} s   (median)")
+    print(f"gen-pnet         {wall:7.2f} s   (median; {fig['images_per_s']} images/s, {fig['samples']:,} samples)")
+    print("phases (last)    " + ", ".join(f"{k} {v:.2f}" for k, v in manifest["timings_s"].items()))
+    print(f"ratio to floor   {fig['ratio_to_decode_floor']:.2f}x (median of {args.repeat}; "
+          f"range {fig['ratio_range'][0]:.2f}-{fig['ratio_range'][1]:.2f})")
     print(f"peak memory      main {fig['peak_rss_mib']['main']} MiB, largest worker {fig['peak_rss_mib']['largest_worker']} MiB "
           "(VmHWM)")
     if args.json:
