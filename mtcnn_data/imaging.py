@@ -62,12 +62,14 @@ class ImageCutter:
     """Cuts and resamples any number of crops from one uint8 image ``(H, W)`` or ``(H, W, C)``.
 
     Holds the image's summed-area table, built on first use, so that an area
-    average over any rectangle costs four lookups per output pixel and channel.
+    average over any rectangle costs four lookups per output pixel and channel, and
+    for rotated crops a 2x area pyramid of the image, levels built as needed.
     """
 
     def __init__(self, image: np.ndarray):
         self.image = image if image.ndim == 3 else image[:, :, None]
         self._table = None
+        self._levels = [self.image]
 
     @property
     def channels(self) -> int:
@@ -96,7 +98,7 @@ class ImageCutter:
 
     def _one(self, box, size, degrees):
         if degrees:
-            return self.rotated(box, degrees, size).reshape(size, size, self.channels)
+            return self.rotated(box, degrees, size)
         patch = crop_padded(self.image, box)
         return cv2.resize(patch, (size, size), interpolation=cv2.INTER_LINEAR).reshape(size, size, self.channels)
 
@@ -140,39 +142,40 @@ class ImageCutter:
 
     def rotated(self, box, degrees: float, out_size: int) -> np.ndarray:
         """``box`` of the image turned by ``degrees`` about the box centre, ``out_size``
-        square: the region is area-averaged to ``ROTATION_WORK_FACTOR * out_size``, rotated
-        there (bilinear), then area-averaged to ``out_size``."""
+        square: sampled bilinearly at ``ROTATION_WORK_FACTOR * out_size`` from the level of
+        the image's 2x area pyramid that leaves at most a 2x shrink, then area-averaged to
+        ``out_size``."""
         work = ROTATION_WORK_FACTOR * out_size
         x1, y1, x2, y2 = (int(v) for v in box)
-        if work >= max(x2 - x1, y2 - y1):
-            patch = rotated_crop(self.image, box, degrees)
-        else:
-            patch = self._rotated_small(box, degrees, work)
-        return _area_or_linear(patch, out_size)
-
-    def _rotated_small(self, box, degrees, out_size):
-        x1, y1, x2, y2 = (int(v) for v in box)
         w, h = x2 - x1, y2 - y1
+        level = max(0, int(math.floor(math.log2(max(w, h) / work)))) if max(w, h) > work else 0
+        scale = float(1 << level)
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
         a = math.radians(degrees)
         cos, sin = math.cos(a), math.sin(a)
-        # average k x k pixel blocks of a square region that holds the turned box (an exact
-        # integer factor: OpenCV's fast area path), leaving at most a 2x shrink to the warp
-        k = max(1, max(w, h) // out_size)
-        r = math.ceil(max(w, h) * (abs(cos) + abs(sin)) / 2) + 2
-        side = -(-2 * r // k) * k
-        rx, ry = math.floor(cx) - side // 2, math.floor(cy) - side // 2
-        patch = crop_padded(self.image, (rx, ry, rx + side, ry + side))
-        small = patch if k == 1 else cv2.resize(patch, (side // k, side // k), interpolation=cv2.INTER_AREA)
-        # output pixel (u, v) sits at crop point p = (x1, y1) + (u + .5, v + .5) * step; its source
-        # is the point turned back about the centre, R^-1 (p - c) + c (R as rotation_matrix), in
-        # the averaged region's frame, in OpenCV's centre-at-integer indexing
-        sx, sy = w / out_size, h / out_size
+        # work pixel (u, v) sits at crop point p = (x1, y1) + (u + .5, v + .5) * step; its source is
+        # the point turned back about the centre, R^-1 (p - c) + c (R as rotation_matrix), which
+        # lies at p' / 2^level on the pyramid level, in OpenCV's centre-at-integer indexing
+        sx, sy = w / work, h / work
         px, py = x1 + 0.5 * sx - cx, y1 + 0.5 * sy - cy
-        ox = (cos * px - sin * py + cx - rx) / k - 0.5
-        oy = (sin * px + cos * py + cy - ry) / k - 0.5
-        inverse = np.array([[cos * sx / k, -sin * sy / k, ox], [sin * sx / k, cos * sy / k, oy]])
-        return _warp_matrix(small, inverse, (out_size, out_size))
+        ox = (cos * px - sin * py + cx) / scale - 0.5
+        oy = (sin * px + cos * py + cy) / scale - 0.5
+        inverse = np.array([[cos * sx / scale, -sin * sy / scale, ox], [sin * sx / scale, cos * sy / scale, oy]])
+        turned = _warp_matrix(self.pyramid_level(level), inverse, (work, work))
+        small = cv2.resize(turned, (out_size, out_size), interpolation=cv2.INTER_AREA)
+        return small.reshape(out_size, out_size, self.channels)
+
+    def pyramid_level(self, level: int) -> np.ndarray:
+        """The image averaged over aligned ``2^level`` pixel blocks (zero beyond its edges),
+        each level exact 2x2 averages of the one below; built on demand and kept."""
+        while len(self._levels) <= level:
+            below = self._levels[-1]
+            h, w = below.shape[:2]
+            if h % 2 or w % 2:
+                below = cv2.copyMakeBorder(below, 0, h % 2, 0, w % 2, cv2.BORDER_CONSTANT, value=0)
+            half = cv2.resize(below, (below.shape[1] // 2, below.shape[0] // 2), interpolation=cv2.INTER_AREA)
+            self._levels.append(half.reshape(half.shape[0], half.shape[1], -1))
+        return self._levels[level]
 
 
 def _lattice(lo, hi, cells, limit):
@@ -182,14 +185,6 @@ def _lattice(lo, hi, cells, limit):
     edges = np.clip(edges, 0, limit)
     index = np.minimum(np.floor(edges), limit - 1).astype(np.intp)
     return index, edges - index
-
-
-def _area_or_linear(patch, size):
-    h, w = patch.shape[:2]
-    if (w, h) == (size, size):
-        return np.ascontiguousarray(patch)
-    flag = cv2.INTER_AREA if w >= size and h >= size else cv2.INTER_LINEAR
-    return cv2.resize(patch, (size, size), interpolation=flag)
 
 
 def rotated_crop(image: np.ndarray, box, degrees: float) -> np.ndarray:

@@ -113,9 +113,11 @@ def _create(f, name, data, compression, level, threads=1):
 
 
 def _write_deflated_chunks(dset, data, chunk_rows, level, threads):
-    """What HDF5's deflate filter would store, chunk by chunk (a zlib stream of the whole
-    chunk, the last one padded with zeros), compressed by ``threads`` threads and written
-    in order. Only for 1-byte types: no shuffle filter to apply."""
+    """Chunks as HDF5's deflate filter stores them (a zlib stream of the whole chunk, the
+    last one padded with zeros), compressed by ``threads`` threads and written in order.
+    Only for 1-byte types (pixels): no shuffle filter to apply. zlib's run-length strategy
+    (Z_RLE): LZ77 string matching finds little to match in small crops and takes 3x the
+    time (real P-Net images: 95.7 % of the raw size with it, 98.0 % with Z_RLE)."""
     import zlib
     from concurrent.futures import ThreadPoolExecutor
 
@@ -123,7 +125,8 @@ def _write_deflated_chunks(dset, data, chunk_rows, level, threads):
         chunk = data[start : start + chunk_rows]
         if len(chunk) < chunk_rows:
             chunk = np.concatenate([chunk, np.zeros((chunk_rows - len(chunk),) + data.shape[1:], data.dtype)])
-        return zlib.compress(np.ascontiguousarray(chunk).tobytes(), level)
+        packer = zlib.compressobj(level, zlib.DEFLATED, 15, 8, zlib.Z_RLE)
+        return packer.compress(np.ascontiguousarray(chunk).tobytes()) + packer.flush()
 
     starts = range(0, len(data), chunk_rows)
     zeros = (0,) * (data.ndim - 1)
