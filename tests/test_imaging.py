@@ -116,3 +116,27 @@ def test_table_is_exact_for_small_and_huge_images(dtype):
 def test_empty_box_is_refused():
     with pytest.raises(ValueError, match="empty crop box"):
         ImageCutter(np.zeros((10, 10, 3), np.uint8)).cut([[5, 5, 5, 9]], 12)
+
+
+def test_pyramid_levels_are_block_means_of_the_zero_padded_image():
+    rng = np.random.default_rng(6)
+    img = rng.integers(0, 256, (37, 51, 3), dtype=np.uint8)  # odd sizes: zero padding at each level
+    cutter = ImageCutter(img)
+    for level in (1, 2, 3):
+        got = cutter.pyramid_level(level).astype(np.float64)
+        k = 2**level
+        h, w = -(-37 // k), -(-51 // k)
+        padded = np.zeros((h * k, w * k, 3))
+        padded[:37, :51] = img
+        want = padded.reshape(h, k, w, k, 3).mean(axis=(1, 3))
+        assert got.shape == want.shape
+        assert np.abs(got - want).max() <= 0.5 * level + 1e-9  # one rounding per level
+
+
+def test_rotation_by_zero_degrees_matches_the_area_average():
+    """The rotated path (pyramid, bilinear, 4x area) at 0 degrees is a fair area average."""
+    img = smooth_image(np.random.default_rng(7), 300, 300)
+    box = np.array([40, 50, 240, 250])
+    turned = ImageCutter(img).rotated(box, 0.0, 12).astype(int)
+    straight = sample_pixels(img, box, 12).astype(int)
+    assert np.abs(turned - straight).mean() < 1.0 and np.abs(turned - straight).max() <= 4
