@@ -151,3 +151,23 @@ def test_dask_worker_killed_mid_unit_costs_only_that_unit(dataset, tmp_path, mon
 def test_dask_run_killed_with_sigkill_resumes_to_identical_shards(dataset, tmp_path, reference):
     slow = ("--unit-size", "1", "--shard-mb", "0.05", "--backend", "dask", "--workers", "2")
     stop_then_resume(dataset, tmp_path / "out", signal.SIGKILL, slow, reference)
+
+
+def _worker_state(_):
+    import os
+    import signal as sig
+
+    from joblib.externals.loky import process_executor
+
+    return os.getpid(), process_executor._MAX_MEMORY_LEAK_SIZE, sig.getsignal(sig.SIGINT)
+
+
+def test_local_workers_ignore_ctrl_c_and_tolerate_loaded_models():
+    """Workers leave SIGINT to the main process, and loky's 300 MB leak heuristic (which
+    restarted mining workers once torch and the networks were loaded) is relaxed."""
+    seen = []
+    run_parallel(_worker_state, range(8), workers=2, on_result=seen.append)
+    assert len(seen) == 8
+    for _, leak_limit, handler in seen:
+        assert leak_limit >= 4 << 30
+        assert handler == signal.SIG_IGN

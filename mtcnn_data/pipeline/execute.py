@@ -114,11 +114,23 @@ def _loky_pass(task: Task, numbered: Iterable, workers: int) -> Iterator:
 
 
 def _ignore_sigint():
-    """Workers leave Ctrl-C to the main process, which stops the pool and reports once
-    (otherwise every worker prints its own KeyboardInterrupt traceback)."""
+    """Worker start-up. Workers leave Ctrl-C to the main process, which stops the pool and
+    reports once (otherwise every worker prints its own KeyboardInterrupt traceback).
+
+    And loky's leak check (with psutil installed) retires a worker whose memory grew by
+    300 MB since its first task, which was our pool warm-up: a mining worker loading torch
+    and three networks looks like a leak, is restarted mid-run and loads them all again
+    (with a warning). Memory here is bounded by design (``--unit-size``, ``--shard-mb``),
+    so the check is relaxed to growth beyond 4 GB."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        from joblib.externals.loky import process_executor
+
+        process_executor._MAX_MEMORY_LEAK_SIZE = max(process_executor._MAX_MEMORY_LEAK_SIZE, 4 << 30)
+    except (ImportError, AttributeError):  # a joblib without the check: nothing to relax
+        pass
 
 
 def _start_pool_ignoring_sigint(workers: int) -> None:
