@@ -14,7 +14,7 @@ F = torch.nn.functional
 from click.testing import CliRunner  # noqa: E402
 
 from mtcnn_data.cli.main import cli  # noqa: E402
-from mtcnn_data.core.boxes import iou_matrix, nms  # noqa: E402
+from mtcnn_data.core.boxes import iou_matrix  # noqa: E402
 from mtcnn_data.detect.detector import (  # noqa: E402
     Detector,
     DetectorConfig,
