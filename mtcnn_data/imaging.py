@@ -68,7 +68,7 @@ class ImageCutter:
 
     def __init__(self, image: np.ndarray):
         self.image = image if image.ndim == 3 else image[:, :, None]
-        self._table, self._region = None, None
+        self._table = None
         self._levels = [self.image]
 
     @property
@@ -109,17 +109,15 @@ class ImageCutter:
         (float boxes allowed; zero outside the image): ``(N, out_h, out_w, C)`` uint8."""
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         out = np.empty((len(boxes), out_h, out_w, self.channels), np.uint8)
-        if len(boxes):
-            self.table(_bounds(boxes, self.image.shape[1], self.image.shape[0]))
         for lo in range(0, len(boxes), _BLOCK):
             out[lo : lo + _BLOCK] = self._area_block(boxes[lo : lo + _BLOCK], out_w, out_h)
         return out
 
     def _area_block(self, boxes, out_w, out_h):
-        table, (rx, ry, rx2, ry2) = self._table, self._region
-        w = rx2 - rx
-        ix, fx = _lattice(boxes[:, 0] - rx, boxes[:, 2] - rx, out_w, w)
-        iy, fy = _lattice(boxes[:, 1] - ry, boxes[:, 3] - ry, out_h, ry2 - ry)
+        table = self.table()
+        h, w = self.image.shape[:2]
+        ix, fx = _lattice(boxes[:, 0], boxes[:, 2], out_w, w)
+        iy, fy = _lattice(boxes[:, 1], boxes[:, 3], out_h, h)
         # the table at the four pixel corners around each cell edge crossing, bilinear between
         # them: the exact integral of the piecewise-constant image up to that point
         at = iy[:, :, None] * (w + 1) + ix[:, None, :]
@@ -132,22 +130,12 @@ class ImageCutter:
         cell = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) / (out_w * out_h)
         return np.clip(np.rint(sums / cell[:, None, None, None]), 0, 255).astype(np.uint8)
 
-    def table(self, region=None) -> np.ndarray:
-        """The summed-area table of ``region`` (``x1, y1, x2, y2`` inside the image; all of
-        it by default) or of a larger region already built, rows flattened:
-        ``((h + 1) * (w + 1), C)``, int32 while the region's sums fit, float64 beyond.
-        Only the part of an image that crops cover is ever summed."""
-        h, w = self.image.shape[:2]
-        want = (0, 0, w, h) if region is None else tuple(int(v) for v in region)
-        if self._table is not None:
-            have = self._region
-            if have[0] <= want[0] and have[1] <= want[1] and want[2] <= have[2] and want[3] <= have[3]:
-                return self._table
-            want = (min(want[0], have[0]), min(want[1], have[1]), max(want[2], have[2]), max(want[3], have[3]))
-        x1, y1, x2, y2 = want
-        depth = cv2.CV_32S if (x2 - x1) * (y2 - y1) * 255 <= _INT32_MAX else cv2.CV_64F
-        table = cv2.integral(self.image[y1:y2, x1:x2], sdepth=depth)
-        self._table, self._region = table.reshape(-1, self.channels), want
+    def table(self) -> np.ndarray:
+        """The summed-area table, rows flattened: ``((H + 1) * (W + 1), C)`` (int32 while sums fit, float64 beyond)."""
+        if self._table is None:
+            h, w = self.image.shape[:2]
+            depth = cv2.CV_32S if h * w * 255 <= _INT32_MAX else cv2.CV_64F
+            self._table = cv2.integral(self.image, sdepth=depth).reshape((h + 1) * (w + 1), self.channels)
         return self._table
 
     # ------------------------------------------------------------ rotation
@@ -188,16 +176,6 @@ class ImageCutter:
             half = cv2.resize(below, (below.shape[1] // 2, below.shape[0] // 2), interpolation=cv2.INTER_AREA)
             self._levels.append(half.reshape(half.shape[0], half.shape[1], -1))
         return self._levels[level]
-
-
-def _bounds(boxes, width, height):
-    """The smallest integer region of the image (at least one pixel) holding the part of
-    every box inside the image."""
-    x1 = min(max(int(np.floor(boxes[:, 0].min())), 0), width - 1)
-    y1 = min(max(int(np.floor(boxes[:, 1].min())), 0), height - 1)
-    x2 = max(min(int(np.ceil(boxes[:, 2].max())), width), x1 + 1)
-    y2 = max(min(int(np.ceil(boxes[:, 3].max())), height), y1 + 1)
-    return x1, y1, x2, y2
 
 
 def _lattice(lo, hi, cells, limit):

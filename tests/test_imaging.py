@@ -140,17 +140,3 @@ def test_rotation_by_zero_degrees_matches_the_area_average():
     turned = ImageCutter(img).rotated(box, 0.0, 12).astype(int)
     straight = sample_pixels(img, box, 12).astype(int)
     assert np.abs(turned - straight).mean() < 1.0 and np.abs(turned - straight).max() <= 4
-
-
-def test_table_covers_only_what_crops_need_and_grows_on_demand():
-    img = smooth_image(np.random.default_rng(8), 200, 300)
-    a, b = np.array([[10, 20, 70, 80]]), np.array([[200, 100, 290, 190]])
-    cutter = ImageCutter(img)
-    first = cutter.area_average(a, 12, 12)
-    assert len(cutter.table((10, 20, 70, 80))) == 61 * 61  # only box a's region was summed
-    second = cutter.area_average(b, 12, 12)  # outside that region: the table grows
-    assert np.array_equal(first, ImageCutter(img).area_average(a, 12, 12))
-    assert np.array_equal(second, ImageCutter(img).area_average(b, 12, 12))
-    assert np.array_equal(cutter.area_average(a, 12, 12), first)
-    outside = cutter.area_average(np.array([[-50, -40, -10, 0], [400, 300, 460, 360]]), 12, 12)
-    assert not outside.any()
