@@ -140,3 +140,18 @@ def test_rotation_by_zero_degrees_matches_the_area_average():
     turned = ImageCutter(img).rotated(box, 0.0, 12).astype(int)
     straight = sample_pixels(img, box, 12).astype(int)
     assert np.abs(turned - straight).mean() < 1.0 and np.abs(turned - straight).max() <= 4
+
+
+def test_a_sample_does_not_depend_on_the_other_crops_of_its_image():
+    """Provenance: re-cutting one sample alone must give the bytes it got in a batch."""
+    rng = np.random.default_rng(9)
+    img = smooth_image(rng, 300, 400)
+    side = rng.integers(12, 200, 400)
+    x, y = rng.integers(-30, 400 - side // 2), rng.integers(-30, 300 - side // 2)
+    boxes = np.stack([x, y, x + side, y + side], 1)
+    codes = rng.integers(0, 6, 400)
+    batch = ImageCutter(img).cut(boxes, 12, codes, 5.0)
+    alone = np.stack([sample_pixels(img, b, 12, c, 5.0) for b, c in zip(boxes, codes)])
+    assert np.array_equal(batch, alone)
+    half = ImageCutter(img).cut(boxes[::2], 12, codes[::2], 5.0)
+    assert np.array_equal(half, batch[::2])
