@@ -140,13 +140,33 @@ def _start_pool_ignoring_sigint(workers: int) -> None:
     import signal
     import threading
 
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or _pool_is_running(workers):
         return
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         Parallel(n_jobs=workers)(delayed(_noop)() for _ in range(workers))
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _pool_is_running(workers: int) -> bool:
+    """Whether loky's reusable pool already has ``workers`` live processes (then nothing
+    starts, and the warm-up round trip, about 12 ms per phase, is skipped). Reads loky's
+    internals; anything unexpected answers False, which only costs the warm-up."""
+    try:
+        from joblib.externals.loky import reusable_executor
+
+        pool = reusable_executor._executor
+        return (
+            pool is not None
+            and pool._max_workers == workers
+            and not pool._flags.broken
+            and not pool._flags.shutdown
+            and len(pool._processes) == workers
+            and all(p.is_alive() for p in pool._processes.values())
+        )
+    except Exception:  # noqa: BLE001 - a loky without these attributes: warm up as before
+        return False
 
 
 def _noop():
