@@ -11,7 +11,7 @@ source pixels weighted by the fraction covered (the box filter of
 way an area-downsampled pyramid presents it to P-Net. It is computed from the
 image's summed-area table (:class:`ImageCutter`), which makes every crop cost the
 same small amount whatever its size: the table is built once per image, in about
-a tenth of the time the image takes to decode. Crops that grow (smaller than the
+a fifth of the time the image takes to decode. Crops that grow (smaller than the
 output) are resampled bilinearly (``cv2.INTER_LINEAR``; an area average would
 only repeat pixels there).
 """
@@ -29,8 +29,8 @@ from .core.schema import AUG_FLIP, AUG_ROT_NEG, AUG_ROT_POS
 __all__ = ["ImageCutter", "crop_padded", "crop_resize", "rotated_crop", "sample_pixels"]
 
 
-#: Rotated crops are rotated at this multiple of the output size (area-averaged
-#: first), then area-averaged to the output size.
+#: Rotated crops are sampled at this multiple of the output size (from a level of the
+#: image's 2x area pyramid), then area-averaged to the output size.
 ROTATION_WORK_FACTOR = 4
 
 #: Boxes resampled together (bounds the temporary arrays of :meth:`ImageCutter.area_average`).
