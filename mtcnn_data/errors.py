@@ -32,6 +32,3 @@ class ImageError(MtcnnDataError):
 class OutputError(MtcnnDataError):
     """The output directory is in a state that the run must not overwrite silently."""
 
-
-class VerifyError(MtcnnDataError):
-    """Shards do not match their manifest."""

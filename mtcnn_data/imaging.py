@@ -23,10 +23,9 @@ import math
 import cv2
 import numpy as np
 
-from .core.landmarks import rotation_matrix
 from .core.schema import AUG_FLIP, AUG_ROT_NEG, AUG_ROT_POS
 
-__all__ = ["ImageCutter", "crop_padded", "crop_resize", "rotated_crop", "sample_pixels"]
+__all__ = ["ImageCutter", "crop_padded", "crop_resize", "sample_pixels"]
 
 
 #: Rotated crops are sampled at this multiple of the output size (from a level of the
@@ -154,14 +153,15 @@ class ImageCutter:
         a = math.radians(degrees)
         cos, sin = math.cos(a), math.sin(a)
         # work pixel (u, v) sits at crop point p = (x1, y1) + (u + .5, v + .5) * step; its source is
-        # the point turned back about the centre, R^-1 (p - c) + c (R as rotation_matrix), which
+        # the point turned back about the centre, R^-1 (p - c) + c (R as core.landmarks.rotation_matrix), which
         # lies at p' / 2^level on the pyramid level, in OpenCV's centre-at-integer indexing
         sx, sy = w / work, h / work
         px, py = x1 + 0.5 * sx - cx, y1 + 0.5 * sy - cy
         ox = (cos * px - sin * py + cx) / scale - 0.5
         oy = (sin * px + cos * py + cy) / scale - 0.5
         inverse = np.array([[cos * sx / scale, -sin * sy / scale, ox], [sin * sx / scale, cos * sy / scale, oy]])
-        turned = _warp_matrix(self.pyramid_level(level), inverse, (work, work))
+        turned = cv2.warpAffine(self.pyramid_level(level), inverse, (work, work), borderValue=0,
+                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT)
         small = cv2.resize(turned, (out_size, out_size), interpolation=cv2.INTER_AREA)
         return small.reshape(out_size, out_size, self.channels)
 
@@ -185,33 +185,6 @@ def _lattice(lo, hi, cells, limit):
     edges = np.clip(edges, 0, limit)
     index = np.minimum(np.floor(edges), limit - 1).astype(np.intp)
     return index, edges - index
-
-
-def rotated_crop(image: np.ndarray, box, degrees: float) -> np.ndarray:
-    """Pixels of integer ``box`` in the image turned by ``degrees`` about the box
-    centre (counter-clockwise on screen), bilinear at full resolution, zero outside
-    the image.
-
-    Consistent with :func:`mtcnn_data.core.landmarks.rotation_matrix` in the
-    package's continuous coordinates (pixel centres at ``i + 0.5``).
-    """
-    x1, y1, x2, y2 = (int(v) for v in box)
-    rot = rotation_matrix(((x1 + x2) / 2, (y1 + y2) / 2), degrees)
-    lin_inv = rot[:, :2].T
-    shift_inv = -lin_inv @ rot[:, 2]
-    offset = lin_inv @ (np.array([x1, y1]) + 0.5) + shift_inv - 0.5
-    return _warp_matrix(image, np.hstack([lin_inv, offset[:, None]]), (x2 - x1, y2 - y1))
-
-
-def _warp_matrix(image, inverse_map, size):
-    return cv2.warpAffine(
-        image,
-        inverse_map,
-        (int(size[0]), int(size[1])),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=0,
-    )
 
 
 def crop_resize(image: np.ndarray, boxes, size: int) -> np.ndarray:

@@ -17,22 +17,23 @@ def _stack(*decorators):
 
 
 def parse_ratio(ctx, param, value):
-    try:
-        parts = tuple(int(v) for v in value.split(":"))
-    except ValueError:
-        parts = ()
-    if len(parts) != 4 or min(parts) < 0 or sum(parts) == 0:
-        raise click.BadParameter(f"expected four non-negative integers NEG:POS:PART:LANDMARK such as 3:1:1:2, got {value!r}")
-    return parts
+    return _number_list(value, ":", int, 4, lambda p: min(p) >= 0 and sum(p) > 0,
+                        "four non-negative integers NEG:POS:PART:LANDMARK such as 3:1:1:2")
 
 
 def parse_thresholds(ctx, param, value):
+    return _number_list(value, ",", float, 3, lambda p: all(0 <= v <= 1 for v in p),
+                        "three probabilities P,R,O such as 0.3,0.1,0.7")
+
+
+def _number_list(value, sep, kind, count, valid, expected):
+    """``value`` split at ``sep`` into ``count`` numbers of ``kind`` that pass ``valid``."""
     try:
-        parts = tuple(float(v) for v in value.split(","))
+        parts = tuple(kind(v) for v in value.split(sep))
     except ValueError:
         parts = ()
-    if len(parts) != 3 or not all(0 <= p <= 1 for p in parts):
-        raise click.BadParameter(f"expected three probabilities P,R,O such as 0.3,0.1,0.7, got {value!r}")
+    if len(parts) != count or not valid(parts):
+        raise click.BadParameter(f"expected {expected}, got {value!r}")
     return parts
 
 

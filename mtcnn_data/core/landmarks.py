@@ -63,8 +63,3 @@ def apply_affine(points, matrix) -> np.ndarray:
     m = np.asarray(matrix, dtype=np.float64)
     return p @ m[:, :2].T + m[:, 2]
 
-
-def all_inside(landmarks, crops) -> np.ndarray:
-    """True where every point of a face lies inside its crop (half-open box)."""
-    n = normalise_to_crops(landmarks, crops).reshape(-1, 5, 2)
-    return np.all((n >= 0) & (n < 1), axis=(1, 2))

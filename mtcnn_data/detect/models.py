@@ -60,10 +60,6 @@ class MtcnnNet(nn.Module):
         self.box_head = head(width, 4)
         self.landmark_head = head(width, 10) if landmarks else None
 
-    @property
-    def has_landmarks(self) -> bool:
-        return self.landmark_head is not None
-
     def logits(self, x: torch.Tensor):
         """``(box_offsets, landmarks or None, face logits (N, 2[, H', W']))`` for training."""
         features = self.backbone(x)

@@ -320,7 +320,7 @@ def run_assemble(work: WorkDir, sel: dict, spec: OutputSpec, workers: int, backe
             todo.append(s)
     bar = make_progress(len(todo), "shards")
     results = []
-    threads = max(1, workers // max(1, min(workers, len(todo))))  # fewer shards than workers: compress in threads
+    threads = max(1, workers // max(1, len(todo)))  # fewer shards than workers: compress in threads
     run_parallel(_AssembleTask(work, sel, spec, attrs, threads), todo, workers, bar, results.append, backend)
     bar.close()
     for info in results:

@@ -73,10 +73,10 @@ def _loky_unordered(task: Task, items: Iterable, workers: int) -> Iterator:
     if first is _END:
         return
     pending: dict = {}  # handed to the pool, not finished
-    queue = itertools.chain([first], rest)
+    queue, numbers = itertools.chain([first], rest), itertools.count()
     for attempt in range(RETRIES + 1):
         try:
-            for i, result in _loky_pass(task, _tracked(queue, pending), workers):
+            for i, result in _loky_pass(task, _tracked(queue, numbers, pending), workers):
                 del pending[i]
                 yield result
             return
@@ -95,15 +95,11 @@ def _loky_unordered(task: Task, items: Iterable, workers: int) -> Iterator:
 _END = object()
 
 
-def _tracked(queue: Iterator, pending: dict) -> Iterator:
+def _tracked(queue: Iterator, numbers: Iterator, pending: dict) -> Iterator:
     """Number the items as the pool takes them and remember them until they finish."""
-    for item in queue:
-        i = next(_COUNTER)
+    for i, item in zip(numbers, queue):
         pending[i] = item
         yield i, item
-
-
-_COUNTER = itertools.count()
 
 
 def _loky_pass(task: Task, numbered: Iterable, workers: int) -> Iterator:
