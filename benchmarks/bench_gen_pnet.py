@@ -1,8 +1,15 @@
 """gen-pnet speed against the decode floor, measured in the same run.
 
 The floor is the time the same workers take merely to decode the same images
-(``read_rgb``, i.e. cv2.imdecode + BGR->RGB) once each. gen-pnet can never be
-faster than that, since it decodes every image it cuts from exactly once.
+(``read_rgb``) once each. gen-pnet can never be faster than that, since it
+decodes every image it cuts from exactly once.
+
+A second floor, *pixel work*, is the time the same workers take to decode each
+image and resample exactly the samples gen-pnet kept from it (the library's
+``ImageCutter``, as the cut phase does), read back from the first run's shards:
+no planning, selection, files or shards. It is what any run with the same
+anti-aliased resampling must spend at least; gen-pnet's time above it is the
+orchestration.
 
     python benchmarks/bench_gen_pnet.py [--workers 2] [--lfw 2000] [--repeat 1]
 
@@ -44,6 +51,47 @@ def decode_floor(paths, workers: int, unit: int) -> float:
     return time.perf_counter() - t0
 
 
+def cut_chunk(jobs):
+    from mtcnn_data.imaging import ImageCutter
+    from mtcnn_data.io.images import read_rgb
+
+    for path, boxes, augment, angle in jobs:
+        ImageCutter(read_rgb(path)).cut(boxes, 12, augment, angle)
+    return len(jobs)
+
+
+def pixel_floor(jobs, workers: int, unit: int) -> float:
+    """Decode each image and resample the samples kept from it, on the same pool."""
+    from mtcnn_data.pipeline.execute import run_parallel
+
+    chunks = [jobs[i : i + unit] for i in range(0, len(jobs), unit)]
+    run_parallel(len, [[]] * workers, workers)
+    t0 = time.perf_counter()
+    run_parallel(cut_chunk, chunks, workers)
+    return time.perf_counter() - t0
+
+
+def kept_samples(out: Path, sources, manifest) -> list:
+    """``(image path, crop boxes, augment codes, angle)`` per image, from a run's shards,
+    in the order gen-pnet's units visit the images."""
+    import h5py
+    import numpy as np
+
+    roots = {s.dataset.name: Path(s.dataset.image_root) for s in sources}
+    per_image = {}
+    for shard in sorted(out.glob("*.h5")):
+        with h5py.File(shard, "r") as f:
+            names = [n.decode() if isinstance(n, bytes) else n for n in f["source_paths"][:]]
+            src, box, aug = f["source"][:], f["crop_box"][:], f["augment"][:]
+        for i, name in enumerate(names):
+            rows = src == i
+            b, a = per_image.get(name, (np.zeros((0, 4), np.float32), np.zeros(0, np.uint8)))
+            per_image[name] = (np.concatenate([b, box[rows]]), np.concatenate([a, aug[rows]]))
+    angle = manifest["config"]["landmark_sampling"]["angle"]
+    order = [f"{s.dataset.name}/{r.path}" for s in sources for r in s.dataset.records()]
+    return [(str(roots[n.split("/", 1)[0]] / n.split("/", 1)[1]), *per_image[n], angle) for n in order if n in per_image]
+
+
 def run_gen_pnet(out: Path, workers: int, sources, unit: int):
     from mtcnn_data.pipeline.gen_pnet import gen_pnet
     from mtcnn_data.pipeline.jobs import RunOptions
@@ -69,17 +117,22 @@ def main(argv=None):
     wider_paths, lfw_paths = sources[0].dataset.paths(), sources[1].dataset.paths()
     paths = wider_paths + lfw_paths
     mpix = sum(_mpix(p) for p in paths)
-    floors, walls = [], []
-    for _ in range(args.repeat):  # alternate, so that both see the same machine state
+    floors, pixels, walls, jobs = [], [], [], None
+    for _ in range(args.repeat):  # alternate, so that all see the same machine state
         floors.append(decode_floor(paths, args.workers, args.unit_size))
+        if jobs is not None:
+            pixels.append(pixel_floor(jobs, args.workers, args.unit_size))
         tmp = Path(tempfile.mkdtemp(prefix="bench-gen-pnet-"))
         try:
             wall, manifest = run_gen_pnet(tmp / "out", args.workers, sources, args.unit_size)
+            if jobs is None:
+                jobs = kept_samples(tmp / "out", sources, manifest)
+                pixels.append(pixel_floor(jobs, args.workers, args.unit_size))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         walls.append(wall)
     ratios = sorted(w / f for w, f in zip(walls, floors))
-    floor, wall = statistics.median(floors), statistics.median(walls)
+    floor, pixel, wall = statistics.median(floors), statistics.median(pixels), statistics.median(walls)
     fig = {
         "images": len(paths),
         "wider_images": len(wider_paths),
@@ -89,6 +142,8 @@ def main(argv=None):
         "repeats": args.repeat,
         "samples": manifest["totals"]["samples"],
         "decode_floor_s": round(floor, 2),
+        "pixel_work_s": round(pixel, 2),
+        "pixel_work_to_decode_floor": round(pixel / floor, 2),
         "gen_pnet_s": round(wall, 2),
         "phases_s": manifest["timings_s"],
         "images_per_s": round(len(paths) / wall, 1),
@@ -99,6 +154,8 @@ def main(argv=None):
     print(f"images {fig['images']} ({fig['wider_images']} WIDER val at 1024 px, {fig['lfw_images']} LFW_NET), "
           f"{fig['megapixels']} Mpx, {args.workers} workers")
     print(f"decode floor     {floor:7.2f} s   (median)")
+    print(f"pixel work       {pixel:7.2f} s   (median; decode + resample the kept samples only: "
+          f"{fig['pixel_work_to_decode_floor']:.2f}x the decode floor)")
     print(f"gen-pnet         {wall:7.2f} s   (median; {fig['images_per_s']} images/s, {fig['samples']:,} samples)")
     print("phases (last)    " + ", ".join(f"{k} {v:.2f}" for k, v in manifest["timings_s"].items()))
     print(f"ratio to floor   {fig['ratio_to_decode_floor']:.2f}x (median of {args.repeat}; "
