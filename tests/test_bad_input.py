@@ -127,6 +127,41 @@ def test_16_bit_png_is_scaled_to_8_bits(tmp_path):
     assert rgb.dtype == np.uint8 and np.array_equal(rgb, (deep >> 8).astype(np.uint8)[..., ::-1])
 
 
+def with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
+    """The same JPEG with an EXIF APP1 segment (little-endian TIFF) whose one IFD0 entry
+    is Orientation (tag 0x0112, SHORT) = ``orientation``, right after SOI."""
+    tiff = b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 1)
+    tiff += struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack("<I", 0)
+    payload = b"Exif\x00\x00" + tiff
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
+
+
+def test_exif_orientation_is_ignored(tmp_path):
+    """Annotations give boxes on the stored pixel grid, so a JPEG tagged 'rotate 90'
+    must come back as stored, not turned (OpenCV's colour modes would turn it)."""
+    img = noise(h=40, w=64)
+    path = tmp_path / "turned.jpg"
+    path.write_bytes(with_exif_orientation(encoded(".jpg", img), 6))
+    assert cv2.imread(str(path), cv2.IMREAD_COLOR).shape[:2] == (64, 40)  # the tag is read
+    rgb = read_rgb(path)
+    assert rgb.shape == (40, 64, 3)
+    stored = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(rgb, stored[..., ::-1])
+
+
+@pytest.mark.parametrize("subsampling", [cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444])
+@pytest.mark.parametrize("progressive", [0, 1])
+def test_jpeg_decodes_to_the_pixels_of_bgr_then_swapped(tmp_path, subsampling, progressive):
+    """JPEGs decode straight to RGB (OpenCV >= 4.10): the very pixels the BGR decode and a
+    channel swap give, so samples do not depend on which path an install takes."""
+    path = tmp_path / "a.jpg"
+    ok, buf = cv2.imencode(".jpg", noise(h=37, w=53), [cv2.IMWRITE_JPEG_QUALITY, 90,
+                                                       cv2.IMWRITE_JPEG_SAMPLING_FACTOR, subsampling,
+                                                       cv2.IMWRITE_JPEG_PROGRESSIVE, progressive])
+    path.write_bytes(buf.tobytes())
+    assert np.array_equal(read_rgb(path), cv2.imread(str(path), cv2.IMREAD_UNCHANGED)[..., ::-1])
+
+
 def test_cmyk_jpeg_becomes_rgb(tmp_path):
     path = tmp_path / "cmyk.jpg"
     path.write_bytes(flat_cmyk_jpeg(24, 16, (255, 0, 255, 255)))  # Adobe-inverted: magenta

@@ -54,10 +54,17 @@ def read_rgb(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     check_pixels(path, header_size(data), max_pixels)
     if data.startswith(_JPEG_MAGIC):
         _check_jpeg_complete(path, data)
-    img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    jpeg_rgb = _JPEG_TO_RGB is not None and data.startswith(_JPEG_MAGIC)
+    img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), _JPEG_TO_RGB if jpeg_rgb else cv2.IMREAD_UNCHANGED)
     if img is None:
         raise ImageError(f"{path}: not a decodable image (truncated, or not an image format OpenCV reads)")
-    return _to_rgb8(img, path)
+    return img if jpeg_rgb else _to_rgb8(img, path)
+
+
+#: JPEGs decode straight to RGB where OpenCV can (4.10 and later): the same pixels as
+#: decoding to BGR and swapping, without the extra pass. EXIF orientation is ignored,
+#: as with IMREAD_UNCHANGED: annotations refer to the stored pixel grid.
+_JPEG_TO_RGB = (cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION) if hasattr(cv2, "IMREAD_COLOR_RGB") else None
 
 
 def check_pixels(path, size: Optional[Tuple[int, int]], max_pixels: int) -> None:
