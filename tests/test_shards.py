@@ -48,3 +48,20 @@ def test_uncompressed_and_empty_shards(tmp_path):
         assert f["images"].compression is None and f["images"].shape == (10, 12, 12, 3)
     with h5py.File(tmp_path / "empty.h5", "r") as f:
         assert f["images"].shape == (0, 12, 12, 3)
+
+
+def test_chunks_are_stored_as_hdf5s_own_shuffle_and_deflate_filters_store_them(tmp_path):
+    """Multi-byte datasets are deflated by us (in threads) but must be the very chunks
+    HDF5's shuffle + gzip filters write, the partial last chunk included."""
+    rng = np.random.default_rng(2)
+    data = samples(70_000 + 11, rng)  # iou: 65,536 rows per chunk, bbox 16,384: all partial at the end
+    write_shard(tmp_path / "ours.h5", data, ["x/y.jpg"], shard_attributes("pnet", 12), "gzip", 4, threads=2)
+    with h5py.File(tmp_path / "ours.h5", "r") as ours, h5py.File(tmp_path / "hdf5.h5", "w") as ref:
+        for name in ("bbox", "landmarks", "iou", "source"):
+            mine = ours[name]
+            theirs = ref.create_dataset(name, data=data[name], chunks=mine.chunks, compression="gzip",
+                                        compression_opts=4, shuffle=True)
+            assert mine.shuffle and mine.chunks[0] < len(data[name])
+            for start in range(0, len(data[name]), mine.chunks[0]):
+                at = (start,) + (0,) * (mine.ndim - 1)
+                assert mine.id.read_direct_chunk(at) == theirs.id.read_direct_chunk(at), (name, start)
