@@ -55,8 +55,8 @@ def cut_chunk(jobs):
     from mtcnn_data.imaging import ImageCutter
     from mtcnn_data.io.images import read_rgb
 
-    for path, boxes, augment, angle in jobs:
-        ImageCutter(read_rgb(path)).cut(boxes, 12, augment, angle)
+    for path, boxes, augment, size, angle in jobs:
+        ImageCutter(read_rgb(path)).cut(boxes, size, augment, angle)
     return len(jobs)
 
 
@@ -72,24 +72,22 @@ def pixel_floor(jobs, workers: int, unit: int) -> float:
 
 
 def kept_samples(out: Path, sources, manifest) -> list:
-    """``(image path, crop boxes, augment codes, angle)`` per image, from a run's shards,
-    in the order gen-pnet's units visit the images."""
-    import h5py
+    """``(image path, crop boxes, augment codes, crop size, angle)`` per image, from a
+    run's shards, in the order gen-pnet's units visit the images."""
     import numpy as np
 
-    roots = {s.dataset.name: Path(s.dataset.image_root) for s in sources}
+    from mtcnn_data.io.shards import read_shard
+
     per_image = {}
     for shard in sorted(out.glob("*.h5")):
-        with h5py.File(shard, "r") as f:
-            names = [n.decode() if isinstance(n, bytes) else n for n in f["source_paths"][:]]
-            src, box, aug = f["source"][:], f["crop_box"][:], f["augment"][:]
-        for i, name in enumerate(names):
-            rows = src == i
-            b, a = per_image.get(name, (np.zeros((0, 4), np.float32), np.zeros(0, np.uint8)))
-            per_image[name] = (np.concatenate([b, box[rows]]), np.concatenate([a, aug[rows]]))
-    angle = manifest["config"]["landmark_sampling"]["angle"]
-    order = [f"{s.dataset.name}/{r.path}" for s in sources for r in s.dataset.records()]
-    return [(str(roots[n.split("/", 1)[0]] / n.split("/", 1)[1]), *per_image[n], angle) for n in order if n in per_image]
+        data = read_shard(shard, ["source_paths", "source", "crop_box", "augment"])
+        for i, name in enumerate(data["source_paths"]):
+            rows = data["source"] == i
+            boxes, codes = per_image.get(name, (np.zeros((0, 4), np.float32), np.zeros(0, np.uint8)))
+            per_image[name] = (np.concatenate([boxes, data["crop_box"][rows]]), np.concatenate([codes, data["augment"][rows]]))
+    size, angle = manifest["crop_size"], manifest["output"]["rotation_degrees"]
+    return [(str(Path(s.dataset.image_root) / r.path), *per_image[f"{s.dataset.name}/{r.path}"], size, angle)
+            for s in sources for r in s.dataset.records() if f"{s.dataset.name}/{r.path}" in per_image]
 
 
 def run_gen_pnet(out: Path, workers: int, sources, unit: int):

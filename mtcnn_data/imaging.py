@@ -23,7 +23,7 @@ import math
 import cv2
 import numpy as np
 
-from .core.schema import AUG_FLIP, AUG_ROT_NEG, AUG_ROT_POS
+from .core.schema import AUG_FLIP, rotation_degrees
 
 __all__ = ["ImageCutter", "crop_padded", "crop_resize", "sample_pixels"]
 
@@ -85,7 +85,7 @@ class ImageCutter:
         sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
         if len(boxes) and sides.min() <= 0:
             raise ValueError(f"empty crop box {tuple(boxes[int(np.argmin(sides))])}")
-        degrees = np.where(augments & AUG_ROT_POS, angle, np.where(augments & AUG_ROT_NEG, -angle, 0.0))
+        degrees = rotation_degrees(augments, angle)
         out = np.empty((len(boxes), size, size, self.channels), np.uint8)
         area = (degrees == 0) & (sides >= size)
         out[area] = self.area_average(boxes[area], size, size)

@@ -23,6 +23,7 @@ from .schema import (
     CANDIDATE_DTYPE,
     LANDMARK,
     NEGATIVE,
+    rotation_degrees,
 )
 
 _U64_MAX = np.iinfo(np.uint64).max
@@ -212,7 +213,7 @@ def augment_geometry_many(crops, face, points, codes, angle: float):
     """Vectorised :func:`augment_geometry` for many crops of one face: ((M,4), (M,10))."""
     crops = np.asarray(crops, dtype=np.float64).reshape(-1, 4)
     codes = np.asarray(codes)
-    degrees = np.where(codes & AUG_ROT_POS, angle, np.where(codes & AUG_ROT_NEG, -angle, 0.0))
+    degrees = rotation_degrees(codes, angle)
     pts = np.broadcast_to(np.asarray(points, dtype=np.float64).reshape(1, 5, 2), (len(crops), 5, 2))
     centre = np.stack([(crops[:, 0] + crops[:, 2]) / 2, (crops[:, 1] + crops[:, 3]) / 2], axis=1)[:, None, :]
     a = np.deg2rad(degrees)[:, None]
@@ -236,11 +237,3 @@ def augment_geometry(crop, face, points, augment: int, angle: float):
     """
     bbox, lm = augment_geometry_many(np.asarray(crop)[None], face, points, np.array([int(augment)]), angle)
     return bbox[0], lm[0]
-
-
-def rotation_degrees(augment: int, angle: float) -> float:
-    if augment & AUG_ROT_POS:
-        return float(angle)
-    if augment & AUG_ROT_NEG:
-        return -float(angle)
-    return 0.0

@@ -27,6 +27,12 @@ AUGMENT_CODES = {
     "rotate-,flip": AUG_ROT_NEG | AUG_FLIP,
 }
 
+def rotation_degrees(augments, angle: float) -> np.ndarray:
+    """Rotation of each ``augment`` code in degrees: ``+angle``, ``-angle`` or 0."""
+    augments = np.asarray(augments)
+    return np.where(augments & AUG_ROT_POS, angle, np.where(augments & AUG_ROT_NEG, -angle, 0.0))
+
+
 #: One candidate sample before pixels are cut: everything but the image.
 CANDIDATE_DTYPE = np.dtype(
     [

@@ -36,6 +36,10 @@ _EOI = b"\xff\xd9"
 _SOS = 0xDA
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _TAIL = 64  # bytes at the end of a JPEG searched for EOI before a full scan
+#: JPEGs decode straight to RGB where OpenCV can (4.10 and later): the same pixels as
+#: decoding to BGR and swapping, without the extra pass. EXIF orientation is ignored,
+#: as with IMREAD_UNCHANGED: annotations refer to the stored pixel grid.
+_JPEG_TO_RGB = (cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION) if hasattr(cv2, "IMREAD_COLOR_RGB") else None
 
 
 # ---------------------------------------------------------------- decoding
@@ -52,19 +56,15 @@ def read_rgb(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     path = os.fspath(path)
     data = _read_bytes(path)
     check_pixels(path, header_size(data), max_pixels)
-    if data.startswith(_JPEG_MAGIC):
+    jpeg = data.startswith(_JPEG_MAGIC)
+    if jpeg:
         _check_jpeg_complete(path, data)
-    jpeg_rgb = _JPEG_TO_RGB is not None and data.startswith(_JPEG_MAGIC)
+    jpeg_rgb = jpeg and _JPEG_TO_RGB is not None
     img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), _JPEG_TO_RGB if jpeg_rgb else cv2.IMREAD_UNCHANGED)
     if img is None:
         raise ImageError(f"{path}: not a decodable image (truncated, or not an image format OpenCV reads)")
     return img if jpeg_rgb else _to_rgb8(img, path)
 
-
-#: JPEGs decode straight to RGB where OpenCV can (4.10 and later): the same pixels as
-#: decoding to BGR and swapping, without the extra pass. EXIF orientation is ignored,
-#: as with IMREAD_UNCHANGED: annotations refer to the stored pixel grid.
-_JPEG_TO_RGB = (cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION) if hasattr(cv2, "IMREAD_COLOR_RGB") else None
 
 
 def check_pixels(path, size: Optional[Tuple[int, int]], max_pixels: int) -> None:

@@ -102,19 +102,16 @@ def _write_datasets(f, fields: Mapping[str, np.ndarray], compression, level: int
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        payloads = {name: [pool.submit(_deflate_chunk, data, start, rows, level)
-                           for start in range(0, len(data), rows)]
-                    for name, data in fields.items()
-                    for rows in [_chunk_rows(data)] if compression == "gzip" and len(data)}
+        deflated = {name: [(start, pool.submit(_deflate_chunk, data, start, level))
+                           for start in range(0, len(data), _chunk_rows(data))]
+                    for name, data in fields.items() if compression == "gzip" and len(data)}
         for name, data in fields.items():
-            if name in payloads:
-                dset = f.create_dataset(name, shape=data.shape, dtype=data.dtype, track_times=False,
-                                        **_chunk_options(data, compression, level))
-                zeros = (0,) * (data.ndim - 1)
-                for start, payload in zip(range(0, len(data), _chunk_rows(data)), payloads[name]):
-                    dset.id.write_direct_chunk((start,) + zeros, payload.result(), 0)
+            opts = _chunk_options(data, compression, level) if compression and len(data) else {}
+            if name in deflated:
+                dset = f.create_dataset(name, shape=data.shape, dtype=data.dtype, track_times=False, **opts)
+                for start, payload in deflated[name]:
+                    dset.id.write_direct_chunk((start,) + (0,) * (data.ndim - 1), payload.result(), 0)
             else:
-                opts = _chunk_options(data, compression, level) if compression and len(data) else {}
                 dset = f.create_dataset(name, data=data, track_times=False, **opts)
             dset.id.flush()
             f.flush()
@@ -133,7 +130,7 @@ def _chunk_options(data: np.ndarray, compression, level: int) -> dict:
     return opts
 
 
-def _deflate_chunk(data: np.ndarray, start: int, rows: int, level: int) -> bytes:
+def _deflate_chunk(data: np.ndarray, start: int, level: int) -> bytes:
     """One chunk as HDF5 stores it with the shuffle (multi-byte types) and deflate filters:
     the whole chunk, the last one padded with zeros, bytes grouped by significance, one
     zlib stream. Pixels (1-byte types) use zlib's run-length strategy (Z_RLE): LZ77
@@ -142,6 +139,7 @@ def _deflate_chunk(data: np.ndarray, start: int, rows: int, level: int) -> bytes
     the default strategy, as HDF5's own filter does (identical bytes)."""
     import zlib
 
+    rows = _chunk_rows(data)
     chunk = data[start : start + rows]
     if len(chunk) < rows:
         chunk = np.concatenate([chunk, np.zeros((rows - len(chunk),) + data.shape[1:], data.dtype)])

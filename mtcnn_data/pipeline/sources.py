@@ -37,7 +37,7 @@ class SourceOptions:
         return not any([self.wider, self.wider_annotations, self.lfw_net, self.celeba])
 
 
-def build_sources(opts: SourceOptions, need_faces: bool = True, need_landmarks: bool = True) -> List[Source]:
+def build_sources(opts: SourceOptions) -> List[Source]:
     """Resolve every source named in ``opts`` (each checked for its layout now)."""
     if opts.empty:
         return sample_sources(opts.filters)
