@@ -39,7 +39,7 @@ def present_wider_annotations() -> Path:
     that parsing costs what it would in a run over a whole split (not 8x more)."""
     import tempfile
 
-    from mtcnn_data.io.wider import write_wider_subset
+    from mtcnn_data.io.datasets.wider import write_wider_subset
 
     images = REALDATA / "widerface" / "WIDER_val" / "images"
     out = Path(tempfile.mkdtemp(prefix="bench-ann-")) / "wider_face_val_present_bbx_gt.txt"
@@ -71,7 +71,7 @@ def present_lfw_annotations(count: int, split: str = "train") -> Path:
 def real_sources(lfw_count: int, lfw_split: str = "train"):
     """(faces source: the 394 WIDER val images, landmarks source: ``lfw_count`` LFW_NET images)."""
     from mtcnn_data.io.datasets import resolve_dataset
-    from mtcnn_data.pipeline.jobs import Source
+    from mtcnn_data.engine.run import Source
 
     wider = PresentImages(resolve_dataset("wider", None, "val", annotations=present_wider_annotations(),
                                           images=REALDATA / "widerface" / "WIDER_val" / "images"))

@@ -42,7 +42,7 @@ def decode_chunk(paths):
 
 def decode_floor(paths, workers: int, unit: int) -> float:
     """Decode every image once on the pool gen-pnet uses (same workers, same units)."""
-    from mtcnn_data.pipeline.execute import run_parallel
+    from mtcnn_data.engine.parallel import run_parallel
 
     chunks = [paths[i : i + unit] for i in range(0, len(paths), unit)]
     run_parallel(len, [[]] * workers, workers)  # start the pool outside the timings
@@ -52,7 +52,7 @@ def decode_floor(paths, workers: int, unit: int) -> float:
 
 
 def cut_chunk(jobs):
-    from mtcnn_data.imaging import ImageCutter
+    from mtcnn_data.core.imaging import ImageCutter
     from mtcnn_data.io.images import read_rgb
 
     for path, boxes, augment, size, angle in jobs:
@@ -62,7 +62,7 @@ def cut_chunk(jobs):
 
 def pixel_floor(jobs, workers: int, unit: int) -> float:
     """Decode each image and resample the samples kept from it, on the same pool."""
-    from mtcnn_data.pipeline.execute import run_parallel
+    from mtcnn_data.engine.parallel import run_parallel
 
     chunks = [jobs[i : i + unit] for i in range(0, len(jobs), unit)]
     run_parallel(len, [[]] * workers, workers)
@@ -91,8 +91,8 @@ def kept_samples(out: Path, sources, manifest) -> list:
 
 
 def run_gen_pnet(out: Path, workers: int, sources, unit: int):
-    from mtcnn_data.pipeline.gen_pnet import gen_pnet
-    from mtcnn_data.pipeline.jobs import RunOptions
+    from mtcnn_data.jobs.gen_pnet import gen_pnet
+    from mtcnn_data.engine.run import RunOptions
 
     run = RunOptions(workers=workers, unit_size=unit, log=lambda m: None)
     t0 = time.perf_counter()

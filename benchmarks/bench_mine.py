@@ -29,8 +29,8 @@ FACENET_PER_IMAGE = {"rnet": 0.16, "onet": 0.33}
 
 def run_mine(stage: str, workers: int, sources) -> dict:
     from mtcnn_data.core.sampling import LandmarkSampling
-    from mtcnn_data.pipeline.jobs import RunOptions
-    from mtcnn_data.pipeline.mine import STAGE_SIZES, MINING_THRESHOLDS, MineSettings, mine
+    from mtcnn_data.engine.run import RunOptions
+    from mtcnn_data.jobs.mine import STAGE_SIZES, MINING_THRESHOLDS, MineSettings, mine
 
     settings = MineSettings(stage=stage, pnet="facenet", rnet="facenet" if stage == "onet" else None,
                             detector={"thresholds": MINING_THRESHOLDS}, threads=1,

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader
 
 from mtcnn_data import RatioBatchSampler, ShardDataset, open_shards
 from mtcnn_data.detect.models import build_model
-from mtcnn_data.training import multitask_loss
+from mtcnn_data.detect.training import multitask_loss
 
 
 def rate_reader(folder, batch_size: int) -> float:

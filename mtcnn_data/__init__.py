@@ -15,10 +15,10 @@ __all__ = ["__version__"]
 
 #: Public names imported on first use, so ``import mtcnn_data`` stays light (no h5py, no torch).
 _LAZY = {
-    "open_shards": "mtcnn_data.reader",
-    "ShardReader": "mtcnn_data.reader",
-    "ShardDataset": "mtcnn_data.torch_dataset",
-    "RatioBatchSampler": "mtcnn_data.torch_dataset",
+    "open_shards": "mtcnn_data.io.reader",
+    "ShardReader": "mtcnn_data.io.reader",
+    "ShardDataset": "mtcnn_data.io.torch_dataset",
+    "RatioBatchSampler": "mtcnn_data.io.torch_dataset",
 }
 __all__ += list(_LAZY)
 

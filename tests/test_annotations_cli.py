@@ -8,7 +8,7 @@ import pytest
 
 from fakedata import landmarks_in_box, make_celeba, make_lfw_net, make_wider
 from mtcnn_data.cli.main import main
-from mtcnn_data.pipeline.annotation_report import load_manifest
+from mtcnn_data.tools.annotations import load_manifest
 
 IMAGES = [
     ("0--Parade/a.jpg", 64, 48, [(4, 5, 20, 22, 2, 0, 0, 0, 2, 1), (30, 6, 10, 12, 0, 0, 0, 1, 0, 0)]),

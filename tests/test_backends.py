@@ -11,8 +11,8 @@ import signal
 
 import pytest
 
-from mtcnn_data.pipeline import backends
-from mtcnn_data.pipeline.execute import run_parallel
+from mtcnn_data.engine import backends
+from mtcnn_data.engine.parallel import run_parallel
 from test_faults import KillOnce, kill_one_worker_in_plan, stop_then_resume
 from test_gen_pnet import gen, shard_bytes
 

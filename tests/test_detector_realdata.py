@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 
 from mtcnn_data.detect import checkpoints as ck  # noqa: E402
 from mtcnn_data.detect.detector import Detector, DetectorConfig  # noqa: E402
-from mtcnn_data.pipeline.evaluate import evaluate as recall  # noqa: E402
+from mtcnn_data.tools.evaluate import evaluate as recall  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 WIDER = REPO.parent / "shared" / "realdata" / "widerface"
@@ -49,7 +49,7 @@ pytestmark = [
 def wider_val_faces(limit=None):
     """``(image path, faces (N, 4) with min side >= 20)`` of the val images present."""
     from mtcnn_data.io.datasets import resolve_dataset
-    from mtcnn_data.pipeline.evaluate import faces_to_find
+    from mtcnn_data.tools.evaluate import faces_to_find
 
     return faces_to_find(resolve_dataset("wider", WIDER, "val"), MIN_SIDE)[:limit]
 

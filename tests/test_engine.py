@@ -6,7 +6,7 @@ import numpy as np
 
 from fakedata import landmarks_in_box, make_lfw_net, make_wider
 from mtcnn_data.io.datasets import resolve_dataset
-from mtcnn_data.pipeline.engine import chunk_units
+from mtcnn_data.engine.units import chunk_units
 
 
 def _units(tmp_path):

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from mtcnn_data.errors import OutputError
-from mtcnn_data.pipeline import gen_pnet as gen_pnet_module
-from mtcnn_data.pipeline import workdir
+from mtcnn_data.jobs import gen_pnet as gen_pnet_module
+from mtcnn_data.io import files
 from test_gen_pnet import gen, run_cli, shard_bytes
 
 
@@ -114,14 +114,14 @@ def test_disk_full_says_so_leaves_nothing_half_written_and_resume_continues(data
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_save(f, arr, *a, **k)
 
-    monkeypatch.setattr(workdir.np, "save", filling_disk)
+    monkeypatch.setattr(files.np, "save", filling_disk)
     out = tmp_path / "out"
     res = gen(dataset, out, "--unit-size", "4", "--shard-mb", "0.05")
     assert isinstance(res.exception, OutputError), res.output
     msg = str(res.exception)
     assert "the disk is full" in msg and "No space left on device" in msg and "--resume" in msg
     assert leftovers(out) == []
-    monkeypatch.setattr(workdir.np, "save", real_save)
+    monkeypatch.setattr(files.np, "save", real_save)
     res = gen(dataset, out, "--unit-size", "4", "--shard-mb", "0.05", "--resume")
     assert res.exit_code == 0, res.output
     assert shard_bytes(out) == reference

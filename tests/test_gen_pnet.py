@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from mtcnn_data.cli.main import cli
 from mtcnn_data.core.boxes import encode_offsets, iou_matrix
 from mtcnn_data.core.schema import LANDMARK, NEGATIVE, PART, POSITIVE
-from mtcnn_data.imaging import sample_pixels
+from mtcnn_data.core.imaging import sample_pixels
 from mtcnn_data.io.images import read_rgb
 from mtcnn_data.io.shards import read_shard
-from mtcnn_data.pipeline import engine
-from mtcnn_data.pipeline.verify import verify
+from mtcnn_data.engine import phases as engine
+from mtcnn_data.tools.verify import verify
 
 
 def run_cli(*args):
@@ -56,8 +56,8 @@ def test_every_sample_rederives_from_its_provenance(dataset, tmp_path):
     out = tmp_path / "out"
     assert gen(dataset, out, "--seed", "3").exit_code == 0
     manifest = json.loads((out / "manifest.json").read_text())
-    from mtcnn_data.io.lfw_net import read_lfw_net
-    from mtcnn_data.io.wider import read_wider
+    from mtcnn_data.io.datasets.lfw_net import read_lfw_net
+    from mtcnn_data.io.datasets.wider import read_wider
 
     wider = {r.path: r for r in read_wider(dataset / "wider/wider_face_split/wider_face_train_bbx_gt.txt")}
     lfw = {r.path: r for r in read_lfw_net(dataset / "lfw/trainImageList.txt")}
@@ -239,15 +239,15 @@ class _Terminal:
 
 
 def test_progress_shows_live_class_counts_on_a_terminal_only(tmp_path, monkeypatch):
-    from mtcnn_data.pipeline import execute
-    from mtcnn_data.pipeline.gen_pnet import gen_pnet
-    from mtcnn_data.pipeline.jobs import RunOptions
-    from mtcnn_data.pipeline.sources import sample_sources
+    from mtcnn_data.engine import progress
+    from mtcnn_data.jobs.gen_pnet import gen_pnet
+    from mtcnn_data.engine.run import RunOptions
+    from mtcnn_data.jobs.sources import sample_sources
 
     monkeypatch.delenv("CI", raising=False)
     sources = sample_sources()
     term = _Terminal()
-    monkeypatch.setattr(execute.sys, "stderr", term)
+    monkeypatch.setattr(progress.sys, "stderr", term)
     gen_pnet(tmp_path / "tty", sources, run=RunOptions(log=lambda m: None))
     shown = "".join(term.text)
     for phase in ("plan", "cut", "shards"):
@@ -259,6 +259,6 @@ def test_progress_shows_live_class_counts_on_a_terminal_only(tmp_path, monkeypat
             return False
 
     pipe = Pipe()
-    monkeypatch.setattr(execute.sys, "stderr", pipe)
+    monkeypatch.setattr(progress.sys, "stderr", pipe)
     gen_pnet(tmp_path / "pipe", sources, run=RunOptions(log=lambda m: None))
     assert "".join(pipe.text) == ""

@@ -18,12 +18,12 @@ import pytest
 from mtcnn_data.core.boxes import encode_offsets, iou_matrix
 from mtcnn_data.core.sampling import augment_geometry
 from mtcnn_data.core.schema import LANDMARK, NEGATIVE, POSITIVE
-from mtcnn_data.imaging import sample_pixels
+from mtcnn_data.core.imaging import sample_pixels
 from mtcnn_data.io.images import read_rgb
-from mtcnn_data.io.lfw_net import read_lfw_net
+from mtcnn_data.io.datasets.lfw_net import read_lfw_net
 from mtcnn_data.io.shards import read_shard
-from mtcnn_data.io.wider import read_wider
-from mtcnn_data.pipeline.verify import verify
+from mtcnn_data.io.datasets.wider import read_wider
+from mtcnn_data.tools.verify import verify
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 

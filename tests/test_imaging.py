@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mtcnn_data.core.schema import AUG_FLIP
-from mtcnn_data.imaging import ImageCutter, crop_padded, crop_resize, sample_pixels
+from mtcnn_data.core.imaging import ImageCutter, crop_padded, crop_resize, sample_pixels
 
 
 def box_filter_reference(image, box, out_w, out_h):

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from mtcnn_data.cli.main import cli
 from mtcnn_data.core.schema import LANDMARK, NEGATIVE, POSITIVE
-from mtcnn_data.pipeline.inspect_report import LANDMARK_COLOURS, draw_tile
+from mtcnn_data.tools.inspect import LANDMARK_COLOURS, draw_tile
 
 
 

@@ -13,11 +13,11 @@ from mtcnn_data.core.boxes import iou_matrix
 from mtcnn_data.core.sampling import image_rng
 from mtcnn_data.core.schema import NEGATIVE, POSITIVE
 from mtcnn_data.detect.models import build_model
-from mtcnn_data.imaging import sample_pixels
+from mtcnn_data.core.imaging import sample_pixels
 from mtcnn_data.io.images import read_rgb
 from mtcnn_data.io.shards import read_shard
-from mtcnn_data.pipeline.mine import MineSettings, labelled_detections
-from mtcnn_data.pipeline.verify import verify
+from mtcnn_data.jobs.mine import MineSettings, labelled_detections
+from mtcnn_data.tools.verify import verify
 
 
 def test_negatives_are_capped_and_labels_follow_iou():

@@ -9,11 +9,11 @@ from click.testing import CliRunner
 from mtcnn_data.cli.main import cli
 from mtcnn_data.core.boxes import encode_offsets, iou_matrix
 from mtcnn_data.core.schema import NEGATIVE, POSITIVE
-from mtcnn_data.imaging import sample_pixels
+from mtcnn_data.core.imaging import sample_pixels
 from mtcnn_data.io.images import read_rgb
 from mtcnn_data.io.shards import read_shard
-from mtcnn_data.io.wider import read_wider, write_wider_subset
-from mtcnn_data.pipeline.verify import verify
+from mtcnn_data.io.datasets.wider import read_wider, write_wider_subset
+from mtcnn_data.tools.verify import verify
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 EVENT = "19--Couple/"

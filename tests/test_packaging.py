@@ -29,7 +29,7 @@ def test_wheel_has_the_official_figures_and_the_sample(wheel):
     assert "mtcnn_data/data/sample/widerface/wider_face_split/wider_face_train_bbx_gt.txt" in names
     assert "mtcnn_data/data/sample/celeba/Anno/list_landmarks_celeba.txt" in names
     assert sum(n.startswith("mtcnn_data/data/sample/") and n.endswith(".jpg") for n in names) >= 10
-    for package in ("cli", "core", "io", "pipeline", "detect", "data"):
+    for package in ("cli", "core", "io", "io/datasets", "engine", "jobs", "tools", "detect", "data"):
         assert f"mtcnn_data/{package}/__init__.py" in names
 
 

@@ -11,7 +11,7 @@ import pytest
 
 import mtcnn_data
 from mtcnn_data.core.schema import CLASS_NAMES, class_index
-from mtcnn_data.reader import FIELDS, ShardReader, ShardReadError, batch_class_counts, ratio_batches
+from mtcnn_data.io.reader import FIELDS, ShardReader, ShardReadError, batch_class_counts, ratio_batches
 
 
 def h5_all(folder):

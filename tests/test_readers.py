@@ -10,10 +10,10 @@ import pytest
 from fakedata import landmarks_in_box, make_celeba, make_lfw_net, make_wider, make_wider_flat
 from mtcnn_data.core.filtering import REASON_CODES, FilterConfig
 from mtcnn_data.errors import AnnotationError, LayoutError
-from mtcnn_data.io.celeba import read_celeba, read_celeba_aligned, read_partition
+from mtcnn_data.io.datasets.celeba import read_celeba, read_celeba_aligned, read_partition
 from mtcnn_data.io.datasets import resolve_dataset
-from mtcnn_data.io.lfw_net import read_lfw_net
-from mtcnn_data.io.wider import read_mtcnn_flat, read_wider
+from mtcnn_data.io.datasets.lfw_net import read_lfw_net
+from mtcnn_data.io.datasets.wider import read_mtcnn_flat, read_wider
 
 WIDER_IMAGES = [
     ("0--Parade/0_Parade_a.jpg", 64, 48, [(4, 5, 20, 22, 1, 0, 0, 0, 2, 0), (30, 6, 10, 12, 0, 1, 1, 1, 0, 1)]),

@@ -10,12 +10,12 @@ import pytest
 from fakedata import make_celeba
 from mtcnn_data.core.boxes import areas
 from mtcnn_data.errors import AnnotationError
-from mtcnn_data.io.celeba import read_partition
+from mtcnn_data.io.datasets.celeba import read_partition
 from mtcnn_data.io.datasets import resolve_dataset
 from mtcnn_data.io.images import image_size
-from mtcnn_data.io.lfw_net import read_lfw_net
-from mtcnn_data.io.wider import read_mtcnn_flat, read_wider
-from mtcnn_data.pipeline.annotation_report import collect_stats, expected_figures
+from mtcnn_data.io.datasets.lfw_net import read_lfw_net
+from mtcnn_data.io.datasets.wider import read_mtcnn_flat, read_wider
+from mtcnn_data.tools.annotations import collect_stats, expected_figures
 
 pytestmark = pytest.mark.realdata
 

@@ -2,7 +2,7 @@
 
 Most checks read the files with plain Python and cv2, independently of the
 package's readers. The last tests also parse the sample with the official
-readers (``mtcnn_data.io.wider`` / ``mtcnn_data.io.celeba``) and compare.
+readers (``mtcnn_data.io.datasets.wider`` / ``mtcnn_data.io.datasets.celeba``) and compare.
 """
 
 from __future__ import annotations
@@ -223,9 +223,9 @@ def _have(module: str) -> bool:
         return False
 
 
-@pytest.mark.skipif(not _have("mtcnn_data.io.wider"), reason="mtcnn_data.io.wider not available")
+@pytest.mark.skipif(not _have("mtcnn_data.io.datasets.wider"), reason="mtcnn_data.io.datasets.wider not available")
 def test_wider_reader_parses_sample():
-    from mtcnn_data.io.wider import read_wider
+    from mtcnn_data.io.datasets.wider import read_wider
 
     records = list(read_wider(WIDER_GT))
     blocks = _wider_blocks()
@@ -236,9 +236,9 @@ def test_wider_reader_parses_sample():
         assert bool(np.all(record.keep))
 
 
-@pytest.mark.skipif(not _have("mtcnn_data.io.celeba"), reason="mtcnn_data.io.celeba not available")
+@pytest.mark.skipif(not _have("mtcnn_data.io.datasets.celeba"), reason="mtcnn_data.io.datasets.celeba not available")
 def test_celeba_reader_parses_sample():
-    from mtcnn_data.io.celeba import read_celeba
+    from mtcnn_data.io.datasets.celeba import read_celeba
 
     records = list(read_celeba(CELEBA_FILES["bbox"], CELEBA_FILES["landmarks"], CELEBA_FILES["partition"],
                                split="train"))

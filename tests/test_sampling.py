@@ -15,7 +15,7 @@ from mtcnn_data.core.sampling import (
     pnet_candidates,
 )
 from mtcnn_data.core.schema import AUG_FLIP, AUG_ROT_NEG, AUG_ROT_POS, LANDMARK, NEGATIVE, PART, POSITIVE
-from mtcnn_data.imaging import crop_padded, sample_pixels
+from mtcnn_data.core.imaging import crop_padded, sample_pixels
 
 FACES = np.array([[100, 100, 160, 170], [300, 50, 330, 85], [400, 300, 460, 360]], dtype=float)
 
@@ -172,7 +172,7 @@ def test_downsampled_rotation_agrees_with_full_resolution():
     img = cv2.GaussianBlur(rng.integers(0, 255, (400, 400, 3), dtype=np.uint8), (0, 0), 6)
     crop = np.array([60, 80, 300, 320])
     fast = sample_pixels(img, crop, 12, AUG_ROT_POS, 5.0)
-    from mtcnn_data.imaging import ImageCutter
+    from mtcnn_data.core.imaging import ImageCutter
 
     slow = ImageCutter(rotated_full_resolution(img, crop, 5.0)).cut([[0, 0, 240, 240]], 12)[0]
     assert np.abs(fast.astype(int) - slow.astype(int)).mean() < 1.5

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 
 from mtcnn_data.cli.main import cli  # noqa: E402
 from mtcnn_data.detect.checkpoints import load_stage  # noqa: E402
-from mtcnn_data.training import (  # noqa: E402
+from mtcnn_data.detect.training import (  # noqa: E402
     TASK_WEIGHTS, TrainConfig, TrainError, classification_loss, flatten_outputs, masked_mse, multitask_loss, train,
 )
 

@@ -1,5 +1,5 @@
 from fakedata import make_wider
-from mtcnn_data.io.wider import read_wider, write_wider_subset
+from mtcnn_data.io.datasets.wider import read_wider, write_wider_subset
 
 
 def test_subset_keeps_chosen_blocks_byte_for_byte(tmp_path):

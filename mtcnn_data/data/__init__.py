@@ -2,7 +2,7 @@
 
 ``mtcnn-data gen-pnet --out DIR`` with no source options runs on this sample.
 It uses the exact official layouts, so the same readers parse it
-(:func:`mtcnn_data.io.wider.read_wider`, :func:`mtcnn_data.io.celeba.read_celeba`)::
+(:func:`mtcnn_data.io.datasets.wider.read_wider`, :func:`mtcnn_data.io.datasets.celeba.read_celeba`)::
 
     sample/
     ├── README.md                                  sources, licences, how it was built

@@ -1,7 +1,7 @@
 """The MTCNN cascade: P-Net over an image pyramid, then R-Net and O-Net on crops.
 
 Every box is ``x1, y1, x2, y2`` with exclusive ``x2, y2`` (see :mod:`mtcnn_data`).
-R-Net and O-Net see crops cut with :func:`mtcnn_data.imaging.crop_resize` (integer,
+R-Net and O-Net see crops cut with :func:`mtcnn_data.core.imaging.crop_resize` (integer,
 square, zero-padded boxes), exactly the crops the mining pipeline writes as training
 data. The algorithm and its defaults are described in docs/detector.md.
 """
@@ -20,7 +20,7 @@ import torch
 
 from ..core.boxes import decode_offsets, iou_matrix, nms, square_boxes
 from ..core.landmarks import denormalise_from_crops
-from ..imaging import ImageCutter
+from ..core.imaging import ImageCutter
 from ..errors import MtcnnDataError
 from .checkpoints import LoadedStage, load_stage
 

@@ -1,0 +1,136 @@
+"""The output folder: refusing to clobber, resuming, atomic files, finishing.
+
+Layout while a run is in progress (nothing in DIR itself is touched until the end)::
+
+    DIR/
+    └── .incomplete/
+        ├── run.json           the configuration; --resume must match it
+        ├── units/u000000.json image identities and sizes of one work unit
+        ├── cand/u000000.npy   labelled candidates of the unit (no pixels)
+        ├── selection.json     balanced selection: per-class cut-offs, slots
+        ├── cut/u000000.npy    selected samples of the unit with pixels
+        └── shards/*.h5        finished shards
+
+At the end the shards move into DIR, ``manifest.json`` is written last, and
+``.incomplete/`` is removed: a DIR with a manifest is complete. Every file above is
+written to a temporary name and moved into place with ``os.replace``, so a killed
+run leaves only whole files, and ``--resume`` skips what exists.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ..errors import OutputError
+from ..io.files import atomic_write_json, read_json
+
+INCOMPLETE = ".incomplete"
+MANIFEST = "manifest.json"
+
+
+class WorkDir:
+    """Paths of one run's output folder and its in-progress state."""
+
+    def __init__(self, out):
+        self.out = Path(out)
+        self.root = self.out / INCOMPLETE
+
+    def unit_meta(self, u: int) -> Path:
+        return self.root / "units" / f"u{u:06d}.json"
+
+    def candidates(self, u: int) -> Path:
+        return self.root / "cand" / f"u{u:06d}.npy"
+
+    def cut(self, u: int) -> Path:
+        return self.root / "cut" / f"u{u:06d}.npy"
+
+    def shard(self, name: str) -> Path:
+        return self.root / "shards" / name
+
+    @property
+    def run_file(self) -> Path:
+        return self.root / "run.json"
+
+    @property
+    def selection_file(self) -> Path:
+        return self.root / "selection.json"
+
+    @property
+    def manifest(self) -> Path:
+        return self.out / MANIFEST
+
+    def prepare(self, config: dict, resume: bool, overwrite: bool) -> bool:
+        """Make the folder ready; returns True when resuming earlier work."""
+        if resume and overwrite:
+            raise OutputError("--resume and --overwrite contradict each other; choose one")
+        if overwrite:
+            self._clear_own_files()
+        elif self.manifest.exists():
+            if resume:
+                raise OutputError(
+                    f"{self.out} already holds a finished run ({MANIFEST} exists); nothing to resume. "
+                    "Use --overwrite to replace it, or another --out."
+                )
+            raise OutputError(
+                f"{self.out} already holds a finished run ({MANIFEST} exists). "
+                "Use --overwrite to replace it, or choose another --out."
+            )
+        elif self.root.exists() and not resume:
+            raise OutputError(
+                f"{self.out} holds an unfinished run ({INCOMPLETE}/). "
+                "Add --resume to continue it, or --overwrite to start again."
+            )
+        elif self.out.exists() and any(self.out.iterdir()) and not self.root.exists():
+            raise OutputError(
+                f"{self.out} is not empty and holds no mtcnn-data run; refusing to write into it. "
+                "Choose an empty or new --out."
+            )
+        resuming = resume and self.run_file.exists()
+        if resuming:
+            _check_same_config(read_json(self.run_file), config, self.run_file)
+        else:
+            atomic_write_json(self.run_file, config)
+        return resuming
+
+    def _clear_own_files(self):
+        if not self.out.exists():
+            return
+        foreign = [p.name for p in self.out.iterdir() if not _is_own(p)]
+        if foreign:
+            raise OutputError(
+                f"--overwrite refuses: {self.out} holds files mtcnn-data did not write "
+                f"({', '.join(sorted(foreign)[:5])}{', ...' if len(foreign) > 5 else ''}). "
+                "Choose another --out or remove them yourself."
+            )
+        for p in self.out.iterdir():
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+    def remove_temporary(self) -> None:
+        """Delete temporary files a stopped worker left half-written (``.NAME.PID.tmp``);
+        whole files stay for ``--resume``. Call only once no worker writes any more."""
+        if self.root.exists():
+            for p in self.root.rglob(".*.tmp"):
+                p.unlink(missing_ok=True)
+
+    def finish(self, shard_names, manifest: dict) -> None:
+        """Move finished shards into DIR, write the manifest last, drop the work state."""
+        for name in shard_names:
+            os.replace(self.shard(name), self.out / name)
+        atomic_write_json(self.manifest, manifest)
+        shutil.rmtree(self.root)
+
+
+def _is_own(p: Path) -> bool:
+    return p.name in (MANIFEST, INCOMPLETE) or (p.suffix == ".h5" and p.name.startswith("shard-"))
+
+
+def _check_same_config(old: dict, new: dict, where) -> None:
+    diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if diff:
+        details = "; ".join(f"{k}: was {old.get(k)!r}, now {new.get(k)!r}" for k in diff[:5])
+        raise OutputError(
+            f"--resume refuses: the run in {where.parent.parent} was started with other settings ({details}). "
+            "Rerun with the original options, or use --overwrite to start again."
+        )

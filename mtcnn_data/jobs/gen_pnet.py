@@ -1,0 +1,45 @@
+"""gen-pnet: P-Net training data (12x12) from WIDER-style boxes and a landmark set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..core.sampling import LandmarkSampling, PNetSampling, image_rng, pnet_candidates
+from ..io.images import usable
+from ..engine.units import landmark_samples, plan_unit
+from ..engine.run import RunOptions, output_spec, run_job
+
+
+@dataclass(frozen=True)
+class PlanPnet:
+    """Plans one unit: random labelled crops (faces units) or landmark crops."""
+
+    seed: int
+    faces: PNetSampling
+    landmarks: LandmarkSampling
+
+    def __call__(self, unit):
+        return plan_unit(unit, self._plan_image)
+
+    def _plan_image(self, kind, identity, path, rec):
+        size, problem = usable(path)
+        if problem:
+            return None, None, problem
+        rng = image_rng(self.seed, identity)
+        if kind == "faces":
+            return pnet_candidates(rng, size[0], size[1], rec.boxes, rec.keep, self.faces), size, None
+        return landmark_samples(rng, rec, self.landmarks), size, None
+
+
+def gen_pnet(out, sources, *, seed=0, ratio=(3, 1, 1, 2), limit=None, faces=PNetSampling(),
+             landmarks=LandmarkSampling(), shard_mb=64.0, compression="gzip", compression_level=4,
+             max_pixels=None, run: RunOptions = RunOptions(), command=None) -> dict:
+    """Cut balanced P-Net data from ``sources`` (a list of :class:`Source`) into ``out``."""
+    if faces.crop_size != landmarks.crop_size:
+        raise ValueError("face and landmark samples must share one crop size")
+    extra = {} if max_pixels is None else {"max_pixels": max_pixels}
+    spec = output_spec("pnet", faces.crop_size, seed, ratio, limit, shard_mb, compression,
+                       compression_level, landmarks.angle, **extra)
+    config = {"sampling": faces.to_dict(), "landmark_sampling": landmarks.to_dict()}
+    plan = PlanPnet(int(seed), faces, landmarks)
+    return run_job(out, list(sources), plan, spec, config, run, command)

@@ -1,0 +1,134 @@
+"""mine: R-Net (24x24) and O-Net (48x48) data mined with the trained earlier stage(s).
+
+Each WIDER image runs through P-Net (``--stage rnet``) or P-Net then R-Net
+(``--stage onet``); every candidate that survives is cropped exactly as the next
+stage will see it at detection time (the square, integer, zero-padded crop of
+:class:`mtcnn_data.detect.detector.Candidates`), labelled by its best IoU against
+all annotated faces, and balanced with landmark samples regenerated at 24 or 48.
+Detections go to one file per work unit: memory does not grow with the dataset.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from ..core.labelling import DISCARD, IoUBands, label_crops
+from ..core.sampling import LandmarkSampling, image_rng, random_keys
+from ..core.schema import CANDIDATE_DTYPE, NEGATIVE
+from ..io.images import read_rgb, usable
+from ..engine.units import landmark_samples, plan_unit
+from ..engine.run import RunOptions, output_spec, run_job
+
+STAGE_SIZES = {"rnet": 24, "onet": 48}
+#: Recall-oriented thresholds for mining (P-Net, R-Net, O-Net), as the common MTCNN
+#: hard-example code uses: keep most faces, and many hard negatives, in the candidates.
+MINING_THRESHOLDS = (0.3, 0.1, 0.7)
+
+
+@dataclass(frozen=True)
+class MineSettings:
+    """What decides a mining run's output (all recorded in the manifest)."""
+
+    stage: str
+    pnet: str
+    rnet: Optional[str] = None
+    detector: dict = field(default_factory=dict)  # DetectorConfig keyword arguments
+    max_negatives_per_image: int = 50
+    bands: IoUBands = IoUBands()
+    landmarks: LandmarkSampling = LandmarkSampling(crop_size=24)
+    threads: int = 1
+
+    def __post_init__(self):
+        if self.stage not in STAGE_SIZES:
+            raise ValueError(f"stage must be 'rnet' or 'onet', got {self.stage!r}")
+        if self.stage == "onet" and not self.rnet:
+            raise ValueError("--stage onet mines with P-Net then R-Net: give --rnet CKPT as well")
+        if self.landmarks.crop_size != STAGE_SIZES[self.stage]:
+            raise ValueError(f"landmark crops must be {STAGE_SIZES[self.stage]} px for {self.stage}")
+
+
+_DETECTORS: dict = {}
+
+
+def _detector(settings: MineSettings):
+    """One detector per worker process, built on first use."""
+    key = (settings.pnet, settings.rnet, tuple(sorted(settings.detector.items())))
+    if key not in _DETECTORS:
+        from ..detect.detector import Detector, DetectorConfig
+
+        config = DetectorConfig(**settings.detector)
+        _DETECTORS[key] = Detector(settings.pnet, settings.rnet if settings.stage == "onet" else None, config=config)
+    return _DETECTORS[key]
+
+
+@dataclass
+class PlanMine:
+    seed: int
+    settings: MineSettings
+
+    def __call__(self, unit):
+        import torch
+
+        torch.set_num_threads(self.settings.threads)
+        self._seconds = {"decode": 0.0, "pnet": 0.0, "rnet": 0.0}
+        cands, meta = plan_unit(unit, self._plan_image)
+        meta["seconds"] = {k: round(v, 4) for k, v in self._seconds.items()}
+        return cands, meta
+
+    def _plan_image(self, kind, identity, path, rec):
+        rng = image_rng(self.seed, identity)
+        if kind == "landmarks":
+            size, problem = usable(path)
+            return (None if problem else landmark_samples(rng, rec, self.settings.landmarks)), size, problem
+        start = time.perf_counter()
+        image, problem = usable(path, read_rgb)
+        self._seconds["decode"] += time.perf_counter() - start
+        if problem:
+            return None, None, problem
+        return self._mined(rng, image, rec), (image.shape[1], image.shape[0]), None
+
+    def _mined(self, rng, image, rec):
+        upto = "pnet" if self.settings.stage == "rnet" else "rnet"
+        detector = _detector(self.settings)
+        crops = detector.propose(image, upto=upto).crops
+        for stage, seconds in detector.last_timings.items():
+            self._seconds[stage] += seconds
+        return labelled_detections(rng, crops, rec.boxes, rec.keep, self.settings)
+
+
+def labelled_detections(rng, crops, faces, keep, settings: MineSettings):
+    """Label detector crops against ``faces`` (``keep``: those that may give positives and
+    parts); keep at most ``max_negatives_per_image`` negatives (random)."""
+    crops = np.asarray(crops, dtype=np.int64).reshape(-1, 4)
+    labels, iou, bbox = label_crops(crops, faces, keep, settings.bands)
+    keys = random_keys(rng, len(crops))
+    keep = labels != DISCARD
+    neg = np.flatnonzero(labels == NEGATIVE)
+    if len(neg) > settings.max_negatives_per_image:
+        drop = neg[np.argsort(keys[neg], kind="stable")[settings.max_negatives_per_image:]]
+        keep[drop] = False
+    out = np.zeros(int(keep.sum()), dtype=CANDIDATE_DTYPE)
+    out["crop"], out["label"], out["iou"], out["bbox"] = crops[keep], labels[keep], iou[keep], bbox[keep]
+    out["key"] = keys[keep]
+    return out
+
+
+def mine(out, sources, settings: MineSettings, *, seed=0, ratio=(3, 1, 1, 2), limit=None, shard_mb=64.0,
+         compression="gzip", compression_level=4, max_pixels=None, run: RunOptions = RunOptions(),
+         command=None) -> dict:
+    """Mine ``settings.stage`` data from ``sources`` into ``out``; returns the manifest."""
+    extra = {} if max_pixels is None else {"max_pixels": max_pixels}
+    spec = output_spec(settings.stage, STAGE_SIZES[settings.stage], seed, ratio, limit, shard_mb, compression,
+                       compression_level, settings.landmarks.angle, **extra)
+    detector = _detector(settings)  # loads the checkpoints now: a bad one fails before any work
+    config = {
+        "mining": {"stage": settings.stage, "max_negatives_per_image": settings.max_negatives_per_image},
+        "labelling": {"bands": asdict(settings.bands)},
+        "detector": detector.to_dict(),
+        "landmark_sampling": settings.landmarks.to_dict(),
+    }
+    return run_job(out, list(sources), PlanMine(int(seed), settings), spec, config, run, command)

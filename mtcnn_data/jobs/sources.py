@@ -1,0 +1,65 @@
+"""Turning dataset options into the sources of a job (and the bundled sample)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from ..core.filtering import FilterConfig
+from ..io.datasets import resolve_dataset
+from ..engine.run import Source
+
+
+@dataclass
+class SourceOptions:
+    """Where the face boxes and the landmark samples come from.
+
+    ``wider`` is a WIDER FACE root (or ``wider_annotations`` + ``wider_images``
+    for another layout; ``wider_flat`` reads the flat MTCNN list format);
+    ``lfw_net`` / ``celeba`` are landmark-set roots. With none of them the
+    bundled sample (WIDER-format boxes, CelebA-format landmarks) is used.
+    """
+
+    wider: Optional[str] = None
+    split: str = "train"
+    wider_annotations: Optional[str] = None
+    wider_images: Optional[str] = None
+    wider_flat: bool = False
+    lfw_net: Optional[str] = None
+    lfw_split: str = "train"
+    celeba: Optional[str] = None
+    celeba_split: str = "train"
+    celeba_aligned: bool = False
+    filters: FilterConfig = field(default_factory=FilterConfig)
+
+    @property
+    def empty(self) -> bool:
+        return not any([self.wider, self.wider_annotations, self.lfw_net, self.celeba])
+
+
+def build_sources(opts: SourceOptions) -> List[Source]:
+    """Resolve every source named in ``opts`` (each checked for its layout now)."""
+    if opts.empty:
+        return sample_sources(opts.filters)
+    sources = []
+    if opts.wider or opts.wider_annotations:
+        kind = "wider_flat" if opts.wider_flat else "wider"
+        ds = resolve_dataset(kind, opts.wider, opts.split, opts.filters,
+                             annotations=opts.wider_annotations, images=opts.wider_images)
+        sources.append(Source("faces", ds))
+    if opts.lfw_net:
+        sources.append(Source("landmarks", resolve_dataset("lfw_net", opts.lfw_net, opts.lfw_split, opts.filters)))
+    if opts.celeba:
+        kind = "celeba_aligned" if opts.celeba_aligned else "celeba"
+        sources.append(Source("landmarks", resolve_dataset(kind, opts.celeba, opts.celeba_split, opts.filters)))
+    return sources
+
+
+def sample_sources(filters: FilterConfig = FilterConfig()) -> List[Source]:
+    """The bundled sample: WIDER-format faces and CelebA-format landmarks."""
+    from ..data import sample_celeba_root, sample_wider_root
+
+    return [
+        Source("faces", resolve_dataset("wider", sample_wider_root(), "train", filters)),
+        Source("landmarks", resolve_dataset("celeba", sample_celeba_root(), "train", filters)),
+    ]
