@@ -243,7 +243,7 @@ def test_verify_catches_corrupted_pixels_even_with_a_matching_checksum(finished)
     entry = next(e for e in manifest["shards"] if e["name"] == name.name)
     entry["sha256"] = file_sha256(name)
     (finished / "manifest.json").write_text(json.dumps(manifest))
-    assert f"{name.name}: cannot be read as an HDF5 shard" in faults_of(finished)
+    assert f"{name.name}: dataset 'images' chunk 0 (rows 0.." in faults_of(finished)
 
 
 def test_verify_catches_an_unreadable_manifest_and_leftovers(finished):

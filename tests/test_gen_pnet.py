@@ -198,7 +198,7 @@ def test_verify_catches_inconsistent_labels(dataset, tmp_path):
         f["iou"][...] = iou
     report = verify(out)
     assert not report.ok
-    assert any("labelled negative with iou >= 0.3" in f for f in report.faults)
+    assert any(f"1 sample(s) fail 'negative iou < 0.3' (rows {i})" in f for f in report.faults), report.faults
 
 
 def test_bundled_sample_quick_start(tmp_path):

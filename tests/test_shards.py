@@ -1,24 +1,80 @@
-"""The shard writer: gzip chunks compressed in threads, read back by plain h5py."""
+"""The sample schema, the shard writer (gzip chunks compressed in threads, read back by
+plain h5py) and the one shard-file reader (``ShardFile``)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import h5py
 import numpy as np
+import pytest
 
-from mtcnn_data.io.shards import shard_attributes, write_shard
+from mtcnn_data.core.schema import ASSEMBLY_FIELDS, FIELD_NAMES, SAMPLE_FIELDS, cut_dtype, sample_fields
+from mtcnn_data.io.reader import FIELDS
+from mtcnn_data.io.shards import ShardFile, ShardReadError, read_shard, shard_attributes, write_shard
 
 
-def samples(n, rng):
-    return {
-        "images": rng.integers(0, 256, (n, 12, 12, 3), dtype=np.uint8),
-        "labels": rng.choice(np.array([0, 1, -1, -2], np.int8), n),
-        "bbox": rng.random((n, 4), dtype=np.float32),
-        "landmarks": rng.random((n, 10), dtype=np.float32),
-        "iou": rng.random(n, dtype=np.float32),
-        "crop_box": rng.random((n, 4), dtype=np.float32),
-        "source": rng.integers(0, 3, n).astype(np.int32),
-        "augment": rng.integers(0, 6, n).astype(np.uint8),
-    }
+def samples(n, rng, crop=12):
+    """Random values of every schema field (any values: the writer stores what it is given)."""
+    out = {}
+    for name, (dtype, shape) in sample_fields(crop).items():
+        if dtype.kind == "f":
+            out[name] = rng.random((n,) + shape, dtype=np.float32).astype(dtype)
+        else:
+            info = np.iinfo(dtype)
+            out[name] = rng.integers(info.min, int(info.max) + 1, (n,) + shape).astype(dtype)
+    out["source"] = rng.integers(0, 3, n).astype(np.int32)
+    return out
+
+
+def test_cut_records_reader_and_writer_all_follow_the_schema(tmp_path):
+    cut = cut_dtype(24)
+    assert cut.names == ("slot", "src") + tuple(n for n in FIELD_NAMES if n not in ASSEMBLY_FIELDS)
+    assert cut["images"].shape == (24, 24, 3) and cut["images"].base == np.uint8
+    assert FIELDS == FIELD_NAMES == tuple(f.name for f in SAMPLE_FIELDS)
+    rng = np.random.default_rng(3)
+    for crop in (12, 24, 48):
+        path = tmp_path / f"s{crop}.h5"
+        write_shard(path, samples(5, rng, crop), ["a/b.jpg"], shard_attributes("pnet", crop), "gzip", 4)
+        with h5py.File(path, "r") as f:
+            assert [k for k in f.keys() if k != "source_paths"] == sorted(FIELD_NAMES)
+            for name, (dtype, shape) in sample_fields(crop).items():
+                assert f[name].dtype == dtype and f[name].shape == (5,) + shape, name
+        with ShardFile(path) as shard:
+            assert shard.problems(crop) == [] and shard.rows == 5
+
+
+def test_shard_file_names_every_difference_from_the_schema(tmp_path):
+    rng = np.random.default_rng(4)
+    path = tmp_path / "s.h5"
+    write_shard(path, samples(6, rng), ["a/b.jpg"], shard_attributes("pnet", 12), "gzip", 4)
+    with h5py.File(path, "r+") as f:
+        del f["iou"]
+        f.create_dataset("iou", data=np.zeros(6, np.float64))
+        del f["augment"]
+    with pytest.raises(ShardReadError) as err:
+        ShardFile(path).check(12)
+    text = str(err.value)
+    assert "dataset 'augment' missing" in text and "iou is float64(6,), expected float32(6,)" in text
+    with pytest.raises(ShardReadError, match="expected 1 and 24"):
+        ShardFile(tmp_path / "s.h5").check(24)
+    (tmp_path / "junk.h5").write_bytes(b"junk")
+    with pytest.raises(ShardReadError, match="cannot be opened as HDF5"):
+        ShardFile(tmp_path / "junk.h5")
+
+
+@pytest.mark.parametrize("compression", ["gzip", None])
+def test_decoding_every_chunk_gives_what_hdf5_decodes(tmp_path, compression):
+    """``decode_chunks`` inflates the stored chunks itself (gzip) or through HDF5 (others)."""
+    rng = np.random.default_rng(5)
+    data = samples(70_000 + 11, rng)  # several chunks of every multi-byte dataset, partial last ones
+    path = tmp_path / "s.h5"
+    write_shard(path, data, ["x/y.jpg"], shard_attributes("pnet", 12), compression, 4, threads=2)
+    with ShardFile(path) as shard, ThreadPoolExecutor(3) as pool:
+        for name in FIELD_NAMES:
+            rows, bad = shard.decode_chunks(name, pool)
+            assert bad == [] and np.array_equal(rows, data[name]), name
+        assert read_shard(path, ["bbox"])["bbox"].tobytes() == data["bbox"].tobytes()
 
 
 def test_threads_do_not_change_the_bytes_and_plain_h5py_reads_them(tmp_path):

@@ -1,6 +1,15 @@
-"""Label and augmentation codes, and the in-memory candidate record (pure constants)."""
+"""The sample schema (every per-sample field of the shards), label and augmentation
+codes, and the in-memory candidate record (pure constants).
+
+:data:`SAMPLE_FIELDS` is the one definition of what a shard holds per sample: the cut
+records, the assembly, the shard writer and reader, ``verify`` and ``inspect`` all
+derive from it, so adding a field is a change here (and wherever its values come from).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -46,6 +55,78 @@ CANDIDATE_DTYPE = np.dtype(
         ("landmarks", np.float32, (10,)),
     ]
 )
+
+
+#: Stands for the crop size in a field's shape.
+CROP = "S"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One per-sample dataset of a shard.
+
+    ``shape`` is per sample, with :data:`CROP` where the crop size goes. ``candidate``
+    names the :data:`CANDIDATE_DTYPE` field the value is copied from when a sample is
+    cut; ``None`` for values made later (``images`` by cutting, ``source`` by the
+    assembly). ``rle``: deflated with zlib's run-length strategy (Z_RLE) instead of the
+    default one (multi-byte fields are byte-shuffled first, as HDF5's shuffle filter does).
+    """
+
+    name: str
+    dtype: np.dtype
+    shape: Tuple
+    meaning: str
+    candidate: Optional[str] = None
+    rle: bool = False
+
+    def sample_shape(self, crop_size: int) -> Tuple[int, ...]:
+        return tuple(crop_size if d == CROP else d for d in self.shape)
+
+    def describe(self, crop_size: int) -> dict:
+        """JSON-ready ``{name, dtype, shape}`` (shape per sample, crop size filled in)."""
+        return {"name": self.name, "dtype": self.dtype.str, "shape": list(self.sample_shape(crop_size))}
+
+
+#: Every per-sample dataset of a shard, in the order the shards store them.
+SAMPLE_FIELDS: Tuple[Field, ...] = (
+    Field("images", np.dtype(np.uint8), (CROP, CROP, 3), "RGB crop, NHWC", rle=True),
+    Field("labels", np.dtype(np.int8), (), "0 negative, 1 positive, -1 part, -2 landmark", "label", rle=True),
+    Field("bbox", np.dtype(np.float32), (4,), "box target normalised to the crop; zeros for negatives", "bbox"),
+    Field("landmarks", np.dtype(np.float32), (10,), "x1,y1,...,x5,y5 normalised to the crop; zeros unless landmark", "landmarks"),
+    Field("iou", np.dtype(np.float32), (), "best IoU of the crop with the annotated faces", "iou"),
+    Field("crop_box", np.dtype(np.float32), (4,), "x1,y1,x2,y2 of the crop in source-image pixels", "crop"),
+    Field("source", np.dtype(np.int32), (), "index into source_paths"),
+    Field("augment", np.dtype(np.uint8), (), "augmentation code (AUGMENT_CODES)", "augment", rle=True),
+)
+FIELD_NAMES: Tuple[str, ...] = tuple(f.name for f in SAMPLE_FIELDS)
+FIELDS_BY_NAME: Dict[str, Field] = {f.name: f for f in SAMPLE_FIELDS}
+#: Every field but the pixels: what summaries and value checks read.
+METADATA_FIELDS: Tuple[str, ...] = tuple(n for n in FIELD_NAMES if n != "images")
+#: Made by the assembly, not stored in the cut records.
+ASSEMBLY_FIELDS = ("source",)
+
+
+def sample_fields(crop_size: int) -> Dict[str, tuple]:
+    """Field name -> (dtype, per-sample shape) for ``crop_size``, in storage order."""
+    return {f.name: (f.dtype, f.sample_shape(crop_size)) for f in SAMPLE_FIELDS}
+
+
+def sample_bytes(crop_size: int) -> int:
+    """Uncompressed bytes of one sample."""
+    return sum(dt.itemsize * int(np.prod(shape)) for dt, shape in sample_fields(crop_size).values())
+
+
+def empty_samples(crop_size: int, fields=FIELD_NAMES) -> Dict[str, np.ndarray]:
+    """Zero-row arrays of ``fields``."""
+    spec = sample_fields(crop_size)
+    return {k: np.zeros((0,) + spec[k][1], dtype=spec[k][0]) for k in fields}
+
+
+def cut_dtype(crop_size: int) -> np.dtype:
+    """A cut record: its output ``slot``, its image ``src`` within the unit, and every field
+    but those the assembly makes."""
+    return np.dtype([("slot", np.int64), ("src", np.int32)]
+                     + [(f.name, f.dtype, f.sample_shape(crop_size)) for f in SAMPLE_FIELDS if f.name not in ASSEMBLY_FIELDS])
 
 
 def class_index(labels) -> np.ndarray:

@@ -33,10 +33,10 @@ from ..core.balance import (
     permute,
     select_mask,
 )
-from ..core.schema import CLASS_NAMES, class_index
+from ..core.schema import ASSEMBLY_FIELDS, CLASS_NAMES, FIELD_NAMES, SAMPLE_FIELDS, class_index, cut_dtype, sample_bytes
 from ..core.imaging import ImageCutter
 from ..io.images import read_rgb
-from ..io.shards import shard_attributes, shard_fields, write_shard
+from ..io.shards import shard_attributes, write_shard
 from .parallel import run_parallel
 from .progress import make_progress
 from .units import Unit
@@ -58,10 +58,7 @@ class OutputSpec:
     max_pixels: int
 
     def samples_per_shard(self) -> int:
-        per_sample = sum(
-            np.dtype(dt).itemsize * int(np.prod(shape)) for dt, shape in shard_fields(self.crop_size).values()
-        )
-        return max(1, int(self.shard_mb * (1 << 20)) // per_sample)
+        return max(1, int(self.shard_mb * (1 << 20)) // sample_bytes(self.crop_size))
 
 
 # ---------------------------------------------------------------- plan
@@ -164,22 +161,6 @@ def _cutoffs(sel) -> list:
 # ---------------------------------------------------------------- cut
 
 
-def cut_dtype(crop_size: int) -> np.dtype:
-    return np.dtype(
-        [
-            ("slot", np.int64),
-            ("src", np.int32),
-            ("images", np.uint8, (crop_size, crop_size, 3)),
-            ("labels", np.int8),
-            ("bbox", np.float32, (4,)),
-            ("landmarks", np.float32, (10,)),
-            ("iou", np.float32),
-            ("crop_box", np.float32, (4,)),
-            ("augment", np.uint8),
-        ]
-    )
-
-
 class _CutTask:
     def __init__(self, work, sel, spec):
         self.work, self.sel, self.spec = work, sel, spec
@@ -193,9 +174,9 @@ class _CutTask:
         g = self.sel["unit_offset"][u] + np.arange(len(chosen))
         out["slot"] = permute(g, self.sel["total"], self.spec.seed)
         picked = cands[chosen]
-        for field_out, field_in in (("labels", "label"), ("bbox", "bbox"), ("landmarks", "landmarks"), ("iou", "iou"), ("augment", "augment")):
-            out[field_out] = picked[field_in]
-        out["crop_box"] = picked["crop"]
+        for f in SAMPLE_FIELDS:
+            if f.candidate:
+                out[f.name] = picked[f.candidate]
         out["src"] = picked["image"]
         for img in np.unique(picked["image"]):
             rows = np.flatnonzero(picked["image"] == img)
@@ -250,7 +231,7 @@ class _AssembleTask:
             raise RuntimeError(f"{name}: slots {lo}..{hi} are not filled exactly once; the work state is corrupt")
         paths = sorted(set(sources))
         index = {p: i for i, p in enumerate(paths)}
-        samples = {k: rows[k] for k in ("images", "labels", "bbox", "landmarks", "iou", "crop_box", "augment")}
+        samples = {k: rows[k] for k in FIELD_NAMES if k not in ASSEMBLY_FIELDS}
         samples["source"] = np.array([index[p] for p in sources], dtype=np.int32)
         return write_shard(self.work.shard(name), samples, paths, self.attrs, self.spec.compression,
                            self.spec.compression_level, self.threads)

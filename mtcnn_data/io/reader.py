@@ -3,7 +3,8 @@
 ``open_shards(DIR)`` goes through ``DIR/manifest.json``: the shards it lists, in its
 order, make one sequence of ``len(reader)`` samples. A sample is a dict of the shard
 datasets (``images``, ``labels``, ``bbox``, ``landmarks``, ``iou``, ``crop_box``,
-``source``, ``augment``; schema in :mod:`mtcnn_data.io.shards`) plus ``source_path``.
+``source``, ``augment``: :data:`mtcnn_data.core.schema.SAMPLE_FIELDS`) plus ``source_path``.
+Each shard is opened (and checked against the schema) by :class:`mtcnn_data.io.shards.ShardFile`.
 
 HDF5 stores the datasets in gzip chunks (about 600 rows of 12 x 12 images); reading
 one row decompresses its whole chunk. Everything here therefore reads by *block*,
@@ -23,21 +24,17 @@ from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-from ..core.schema import CLASS_NAMES, CLASS_ORDER, class_index
-from ..errors import MtcnnDataError
+from ..core.schema import CLASS_NAMES, CLASS_ORDER, FIELD_NAMES, class_index, empty_samples
+from .shards import ShardFile, ShardReadError
 
 __all__ = ["ShardReader", "ShardReadError", "open_shards", "FIELDS", "batch_class_counts", "ratio_batches"]
 
 #: The per-sample shard datasets, in schema order.
-FIELDS = ("images", "labels", "bbox", "landmarks", "iou", "crop_box", "source", "augment")
+FIELDS = FIELD_NAMES
 #: Rows per block where a dataset is stored without chunks.
 CONTIGUOUS_BLOCK = 1024
 #: HDF5 chunk cache per dataset: a window of image chunks (see ratio_batches) and the small fields' chunks.
 CHUNK_CACHE_BYTES = 16 << 20
-
-
-class ShardReadError(MtcnnDataError):
-    """A shard folder cannot be read: no manifest, shards missing, or a shard that disagrees with it."""
 
 
 def open_shards(folder) -> "ShardReader":
@@ -72,10 +69,6 @@ def _check_shards_present(folder: Path, manifest: dict) -> None:
             f"{folder}: {len(missing)} of {len(manifest['shards'])} shard(s) listed in manifest.json are missing "
             f"({shown}); copy the whole folder, or regenerate it. `mtcnn-data verify {folder}` lists every fault."
         )
-
-
-def _decode(values) -> List[str]:
-    return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]
 
 
 class ShardReader:
@@ -144,39 +137,29 @@ class ShardReader:
         if self._pid != os.getpid():
             self._forget_inherited()
         if shard not in self._files:
-            f = self._open(shard)
-            self._files[shard] = f
-            self._open_datasets[shard] = {k: f[k] for k in FIELDS + ("source_paths",)}
+            self._files[shard] = self._open(shard)
+            self._open_datasets[shard] = self._files[shard].datasets
         return self._open_datasets[shard]
 
-    def _open(self, shard: int):
-        import h5py
-
-        path = self.folder / self.names[shard]
+    def _open(self, shard: int) -> ShardFile:
+        hint = f"; run `mtcnn-data verify {self.folder}`"
         try:
-            f = h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES, rdcc_nslots=1009)
-        except OSError as exc:
-            raise ShardReadError(f"{path}: cannot be opened as HDF5 ({exc}); run `mtcnn-data verify {self.folder}`") from exc
-        missing = [k for k in FIELDS + ("source_paths",) if k not in f]
-        rows = f["labels"].shape[0] if "labels" in f else None
-        if missing or rows != self.counts[shard]:
-            f.close()
-            raise ShardReadError(
-                f"{path}: expected datasets {', '.join(FIELDS)} with {self.counts[shard]:,} rows (manifest), "
-                f"found missing={missing} rows={rows}; run `mtcnn-data verify {self.folder}`"
-            )
-        return f
+            f = ShardFile(self.folder / self.names[shard], CHUNK_CACHE_BYTES, 1009)
+        except ShardReadError as exc:
+            raise ShardReadError(f"{exc}{hint}") from exc
+        return f.check(self.crop_size, int(self.counts[shard]), f" (rows from the manifest){hint}")
 
     def source_paths(self, shard: int) -> np.ndarray:
         """``source_paths`` of one shard (``<dataset>/<relpath>``, object array of str), cached."""
         if shard not in self._sources:
-            self._sources[shard] = np.array(_decode(self._datasets(shard)["source_paths"][()]), dtype=object)
+            self._datasets(shard)
+            self._sources[shard] = np.array(self._files[shard].source_paths(), dtype=object)
         return self._sources[shard]
 
     def block_rows(self, shard: int) -> int:
         """Rows of one ``images`` chunk of ``shard``: the unit every read decompresses."""
-        chunks = self._datasets(shard)["images"].chunks
-        return int(chunks[0]) if chunks else CONTIGUOUS_BLOCK
+        self._datasets(shard)
+        return self._files[shard].chunk_rows("images", CONTIGUOUS_BLOCK)
 
     def blocks(self) -> List[tuple]:
         """Every block as ``(global_start, global_stop)``, in order."""
@@ -389,9 +372,6 @@ def _concat(parts: List[dict], fields: Sequence[str], crop: int) -> dict:
     if len(parts) == 1:
         return parts[0]
     if not parts:
-        from .shards import shard_fields
-
-        spec = shard_fields(crop)
-        empty = {k: np.zeros((0,) + spec[k][1], dtype=spec[k][0]) for k in fields}
+        empty = empty_samples(crop, fields)
         return dict(empty, source_path=np.zeros(0, dtype=object)) if "source" in fields else empty
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Dict, Mapping, Sequence
+from typing import Dict, List, Mapping, Sequence
 
 import numpy as np
 
 from .files import file_sha256
-from ..core.schema import AUGMENT_CODES, CLASS_NAMES, CLASS_ORDER, LABEL_CODES, SCHEMA_VERSION
+from ..core.schema import (AUGMENT_CODES, CLASS_NAMES, CLASS_ORDER, FIELD_NAMES, FIELDS_BY_NAME, LABEL_CODES,
+                           SCHEMA_VERSION, sample_fields)
+from ..errors import MtcnnDataError
 
 COORDINATE_CONVENTION = (
     "x1,y1,x2,y2 in source-image pixels, origin at the top-left corner of the top-left "
@@ -26,18 +28,8 @@ COORDINATE_CONVENTION = (
 )
 
 
-def shard_fields(crop_size: int) -> Dict[str, tuple]:
-    """Dataset name -> (dtype, per-sample shape), in the order they are written."""
-    return {
-        "images": (np.uint8, (crop_size, crop_size, 3)),
-        "labels": (np.int8, ()),
-        "bbox": (np.float32, (4,)),
-        "landmarks": (np.float32, (10,)),
-        "iou": (np.float32, ()),
-        "crop_box": (np.float32, (4,)),
-        "source": (np.int32, ()),
-        "augment": (np.uint8, ()),
-    }
+class ShardReadError(MtcnnDataError):
+    """A shard cannot be read: missing, not HDF5, or not the schema it should hold."""
 
 
 def shard_attributes(stage: str, crop_size: int, extra: Mapping | None = None) -> dict:
@@ -79,7 +71,7 @@ def write_shard(
 
         with h5py.File(tmp, "w", libver=("earliest", "v110"), track_order=False, rdcc_nbytes=0) as f:
             fields = {name: np.ascontiguousarray(samples[name], dtype=dtype).reshape((n,) + shape)
-                      for name, (dtype, shape) in shard_fields(crop).items()}
+                      for name, (dtype, shape) in sample_fields(crop).items()}
             _write_datasets(f, fields, compression, level, threads)
             str_type = h5py.string_dtype("utf-8")
             f.create_dataset("source_paths", data=np.array(list(source_paths), dtype=object), dtype=str_type, track_times=False)
@@ -102,7 +94,7 @@ def _write_datasets(f, fields: Mapping[str, np.ndarray], compression, level: int
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        deflated = {name: [(start, pool.submit(_deflate_chunk, data, start, level))
+        deflated = {name: [(start, pool.submit(_deflate_chunk, name, data, start, level))
                            for start in range(0, len(data), _chunk_rows(data))]
                     for name, data in fields.items() if compression == "gzip" and len(data)}
         for name, data in fields.items():
@@ -117,9 +109,13 @@ def _write_datasets(f, fields: Mapping[str, np.ndarray], compression, level: int
             f.flush()
 
 
+#: Bytes of one chunk (before compression), about: every dataset is chunked by rows.
+CHUNK_BYTES = 1 << 18
+
+
 def _chunk_rows(data: np.ndarray) -> int:
-    """Samples per chunk: about 256 KiB."""
-    return max(1, min(len(data), (1 << 18) // max(1, data[0:1].nbytes)))
+    """Samples per chunk: about :data:`CHUNK_BYTES`."""
+    return max(1, min(len(data), CHUNK_BYTES // max(1, data[0:1].nbytes)))
 
 
 def _chunk_options(data: np.ndarray, compression, level: int) -> dict:
@@ -130,13 +126,14 @@ def _chunk_options(data: np.ndarray, compression, level: int) -> dict:
     return opts
 
 
-def _deflate_chunk(data: np.ndarray, start: int, level: int) -> bytes:
+def _deflate_chunk(name: str, data: np.ndarray, start: int, level: int) -> bytes:
     """One chunk as HDF5 stores it with the shuffle (multi-byte types) and deflate filters:
     the whole chunk, the last one padded with zeros, bytes grouped by significance, one
     zlib stream. Pixels (1-byte types) use zlib's run-length strategy (Z_RLE): LZ77
     string matching finds little to match in small crops and takes 3x the time (real
-    P-Net images: 95.7 % of the raw size with it, 98.0 % with Z_RLE). Other types use
-    the default strategy, as HDF5's own filter does (identical bytes)."""
+    P-Net images: 95.7 % of the raw size with it, 98.0 % with Z_RLE); the schema says
+    which fields (``Field.rle``). Others use the default strategy, as HDF5's own filter
+    does (identical bytes)."""
     import zlib
 
     rows = _chunk_rows(data)
@@ -144,7 +141,7 @@ def _deflate_chunk(data: np.ndarray, start: int, level: int) -> bytes:
     if len(chunk) < rows:
         chunk = np.concatenate([chunk, np.zeros((rows - len(chunk),) + data.shape[1:], data.dtype)])
     raw = np.ascontiguousarray(chunk).view(np.uint8).reshape(-1, data.dtype.itemsize)
-    strategy = zlib.Z_RLE if data.dtype.itemsize == 1 else zlib.Z_DEFAULT_STRATEGY
+    strategy = zlib.Z_RLE if FIELDS_BY_NAME[name].rle else zlib.Z_DEFAULT_STRATEGY
     packer = zlib.compressobj(level, zlib.DEFLATED, 15, 8, strategy)
     return packer.compress(raw.T.tobytes()) + packer.flush()
 
@@ -165,26 +162,153 @@ def shard_info(path, labels) -> dict:
     }
 
 
+class ShardFile:
+    """One shard file open for reading: the one place shards are opened and read.
+
+    ``check`` compares its datasets and attributes with the sample schema;
+    ``read`` loads fields (all rows or a range); ``datasets`` are the open h5py
+    datasets (HDF5 keeps a chunk cache per open dataset, so readers keep them).
+    """
+
+    def __init__(self, path, cache_bytes: int = 1 << 20, cache_slots: int = 521):
+        import h5py
+
+        self.path = Path(path)
+        try:
+            self.file = h5py.File(self.path, "r", rdcc_nbytes=cache_bytes, rdcc_nslots=cache_slots)
+        except (OSError, ValueError) as exc:
+            raise ShardReadError(f"{self.path}: cannot be opened as HDF5 ({exc})") from exc
+        self.datasets = {k: self.file[k] for k in FIELD_NAMES + ("source_paths",) if k in self.file}
+        self.attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in self.file.attrs.items()}
+
+    @property
+    def rows(self) -> int:
+        return int(self.datasets["labels"].shape[0]) if "labels" in self.datasets else 0
+
+    def problems(self, crop_size: int | None = None, rows: int | None = None) -> List[str]:
+        """What differs from the schema: missing datasets, dtypes, shapes, row counts, attributes."""
+        crop = int(self.attrs.get("crop_size", -1)) if crop_size is None else crop_size
+        rows = self.rows if rows is None else rows
+        out = [f"dataset {k!r} missing" for k in FIELD_NAMES + ("source_paths",) if k not in self.datasets]
+        for name, (dtype, shape) in sample_fields(crop).items():
+            ds = self.datasets.get(name)
+            if ds is not None and (ds.dtype != dtype or ds.shape != (rows,) + shape):
+                out.append(f"{name} is {ds.dtype}{ds.shape}, expected {dtype}{(rows,) + shape}")
+        version, stored_crop = self.attrs.get("schema_version"), self.attrs.get("crop_size")
+        if version != SCHEMA_VERSION or stored_crop != crop:
+            out.append(f"attributes schema_version={version} crop_size={stored_crop}, expected {SCHEMA_VERSION} and {crop}")
+        return out
+
+    def check(self, crop_size: int | None = None, rows: int | None = None, hint: str = "") -> "ShardFile":
+        """Raise :class:`ShardReadError` naming every :meth:`problems` (closing the file)."""
+        found = self.problems(crop_size, rows)
+        if found:
+            self.close()
+            raise ShardReadError(f"{self.path}: not a shard of the expected schema: {'; '.join(found)}{hint}")
+        return self
+
+    def read(self, fields: Sequence[str] = FIELD_NAMES, start: int = 0, stop: int | None = None) -> Dict[str, np.ndarray]:
+        """Rows ``start:stop`` of ``fields`` (``source_paths`` whole, as str)."""
+        return {k: self.source_paths() if k == "source_paths" else self.datasets[k][start:stop] for k in fields}
+
+    def source_paths(self) -> List[str]:
+        return [s.decode("utf-8") if isinstance(s, bytes) else str(s) for s in self.datasets["source_paths"][()]]
+
+    def chunk_rows(self, name: str = "images", contiguous: int = 1024) -> int:
+        """Rows of one chunk of ``name`` (``contiguous`` where it is stored without chunks)."""
+        chunks = self.datasets[name].chunks
+        return int(chunks[0]) if chunks else contiguous
+
+    def chunk_ranges(self, name: str) -> List[tuple]:
+        """``(start, stop)`` rows of every chunk of ``name``, in order."""
+        n, step = self.datasets[name].shape[0], self.chunk_rows(name)
+        return [(a, min(a + step, n)) for a in range(0, n, step)]
+
+    def decode_chunks(self, name: str, pool, keep: bool = True):
+        """Decode every chunk of ``name``: ``(rows or None, [(start, stop, error), ...])``.
+
+        The stored bytes of each chunk are read here and inflated (and un-shuffled) in
+        ``pool``'s threads, as the writer deflates them; a chunk stored any other way
+        (no chunks, other filters, a filter skipped) is decoded by HDF5. ``keep`` false:
+        the rows are checked but not kept (``None`` comes back)."""
+        ds = self.datasets[name]
+        ranges = self.chunk_ranges(name)
+        jobs = [pool.submit(_inflate_chunk, payload, ds.dtype, (self.chunk_rows(name),) + ds.shape[1:], ds.shuffle)
+                if isinstance(payload, bytes) else payload for payload in self._stored_chunks(ds, ranges)]
+        parts, bad = [], []
+        for (a, b), job in zip(ranges, jobs):
+            try:
+                rows = (job.result() if hasattr(job, "result") else ds[a:b])[: b - a]
+            except Exception as exc:  # zlib.error, OSError from HDF5, a wrong size: all say "this chunk is bad"
+                bad.append((a, b, f"{type(exc).__name__}: {exc}"))
+                continue
+            if keep:
+                parts.append(rows)
+        if not keep or bad:
+            return None, bad
+        return (np.concatenate(parts) if parts else np.zeros(ds.shape, ds.dtype)), bad
+
+    @staticmethod
+    def _stored_chunks(ds, ranges) -> list:
+        """Per chunk its stored (filtered) bytes where the writer's filters made them, else
+        ``None`` (HDF5 decodes it) or the exception reading it raised."""
+        plain = ds.chunks is not None and ds.compression == "gzip" and not (ds.fletcher32 or ds.scaleoffset)
+        out = []
+        for a, _ in ranges:
+            if not plain:
+                out.append(None)
+                continue
+            try:
+                mask, payload = ds.id.read_direct_chunk((a,) + (0,) * (ds.ndim - 1))
+                out.append(payload if mask == 0 else None)
+            except Exception as exc:  # a damaged chunk index: reported for this chunk
+                out.append(_Failed(exc))
+        return out
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> "ShardFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _Failed:
+    """A chunk whose stored bytes could not be read: ``result()`` raises why."""
+
+    def __init__(self, exc: Exception):
+        self.exc = exc
+
+    def result(self):
+        raise self.exc
+
+
+def _inflate_chunk(payload: bytes, dtype: np.dtype, chunk_shape: tuple, shuffled: bool) -> np.ndarray:
+    """The inverse of :func:`_deflate_chunk`: one stored chunk back to its rows."""
+    import zlib
+
+    raw = zlib.decompress(payload)
+    expected = int(np.prod(chunk_shape)) * dtype.itemsize
+    if len(raw) != expected:
+        raise ValueError(f"{len(raw):,} bytes after inflating, expected {expected:,}")
+    data = np.frombuffer(raw, np.uint8)
+    if shuffled and dtype.itemsize > 1:
+        data = np.ascontiguousarray(data.reshape(dtype.itemsize, -1).T)
+    return data.view(dtype).reshape(chunk_shape)
+
+
 def read_shard(path, fields: Sequence[str] | None = None) -> dict:
     """Load a whole shard as numpy arrays (plus ``source_paths`` and ``attrs``)."""
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        names = fields or [k for k in f.keys()]
-        out = {}
-        for k in names:
-            if k == "source_paths":
-                out[k] = [s.decode("utf-8") if isinstance(s, bytes) else s for s in f[k][()]]
-            else:
-                out[k] = f[k][()]
-        out["attrs"] = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+    with ShardFile(path) as shard:
+        out = shard.read(fields or FIELD_NAMES + ("source_paths",))
+        out["attrs"] = shard.attrs
     return out
 
 
 def read_shard_info(path) -> dict:
     """:func:`shard_info` of an existing shard (reads only its labels)."""
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        labels = f["labels"][()]
+    with ShardFile(path) as shard:
+        labels = shard.read(["labels"])["labels"]
     return shard_info(path, labels)

@@ -16,12 +16,11 @@ from typing import Dict, List, Sequence
 import cv2
 import numpy as np
 
-from ..core.schema import AUGMENT_CODES, CLASS_NAMES, CLASS_ORDER, LANDMARK, NEGATIVE
+from ..core.schema import AUGMENT_CODES, CLASS_NAMES, CLASS_ORDER, LANDMARK, METADATA_FIELDS, NEGATIVE
 from ..io.reader import ShardReader
 
 __all__ = ["summarise", "format_summary", "contact_sheet", "write_png", "LANDMARK_COLOURS"]
 
-META_FIELDS = ("labels", "bbox", "landmarks", "iou", "source", "augment")
 IOU_BINS = np.linspace(0.0, 1.0, 21)
 OFFSET_BINS = np.linspace(-1.0, 1.0, 41)
 OFFSET_NAMES = ("dx1", "dy1", "dx2", "dy2")
@@ -73,7 +72,7 @@ def summarise(reader: ShardReader) -> dict:
     iou_hist = {c: np.zeros(len(IOU_BINS) - 1, np.int64) for c in CLASS_NAMES}
     offset_hist = {c: np.zeros((4, len(OFFSET_BINS) - 1), np.int64) for c in CLASS_NAMES}
     for s in range(len(reader.names)):
-        d = reader.read_range(int(reader.starts[s]), int(reader.starts[s + 1]), META_FIELDS)
+        d = reader.read_range(int(reader.starts[s]), int(reader.starts[s + 1]), METADATA_FIELDS)
         datasets = np.array([_dataset_of(p) for p in reader.source_paths(s)], dtype=object)[d["source"]]
         for code, name in classes.items():
             m = d["labels"] == code
