@@ -289,8 +289,8 @@ def _inflate_chunk(payload: bytes, dtype: np.dtype, chunk_shape: tuple, shuffled
     """The inverse of :func:`_deflate_chunk`: one stored chunk back to its rows."""
     import zlib
 
-    raw = zlib.decompress(payload)
     expected = int(np.prod(chunk_shape)) * dtype.itemsize
+    raw = zlib.decompress(payload, 15, expected)  # the output buffer sized once, not grown
     if len(raw) != expected:
         raise ValueError(f"{len(raw):,} bytes after inflating, expected {expected:,}")
     data = np.frombuffer(raw, np.uint8)
