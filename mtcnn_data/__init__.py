@@ -9,7 +9,7 @@ Landmarks are points ``(x, y)`` in the same frame, ordered left eye, right eye,
 nose, left mouth corner, right mouth corner, where "left" means image-left.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = ["__version__"]
 

@@ -3,13 +3,14 @@ plain h5py) and the one shard-file reader (``ShardFile``)."""
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import h5py
 import numpy as np
 import pytest
 
-from mtcnn_data.core.schema import ASSEMBLY_FIELDS, FIELD_NAMES, SAMPLE_FIELDS, cut_dtype, sample_fields
+from mtcnn_data.core.schema import ASSEMBLY_FIELDS, FIELD_NAMES, SAMPLE_FIELDS, cut_dtype, sample_fields, schema_description
 from mtcnn_data.io.reader import FIELDS
 from mtcnn_data.io.shards import ShardFile, ShardReadError, read_shard, shard_attributes, write_shard
 
@@ -121,3 +122,55 @@ def test_chunks_are_stored_as_hdf5s_own_shuffle_and_deflate_filters_store_them(t
             for start in range(0, len(data[name]), mine.chunks[0]):
                 at = (start,) + (0,) * (mine.ndim - 1)
                 assert mine.id.read_direct_chunk(at) == theirs.id.read_direct_chunk(at), (name, start)
+
+
+def shard_with_schema(tmp_path, edit=None):
+    """A written shard; ``edit(schema)`` changes its stored schema attribute (``None`` drops it)."""
+    path = tmp_path / "s.h5"
+    write_shard(path, samples(4, np.random.default_rng(6)), ["a/b.jpg"], shard_attributes("pnet", 12), "gzip", 4)
+    if edit is not None:
+        with h5py.File(path, "r+") as f:
+            changed = edit(json.loads(f.attrs["schema"]))
+            if changed is None:
+                del f.attrs["schema"]
+            else:
+                f.attrs["schema"] = json.dumps(changed)
+    return path
+
+
+def test_every_shard_stores_the_schema_it_was_written_with(tmp_path):
+    for crop in (12, 48):
+        path = tmp_path / f"s{crop}.h5"
+        write_shard(path, samples(2, np.random.default_rng(7), crop), ["a/b.jpg"], shard_attributes("onet", crop), "gzip", 4)
+        with h5py.File(path, "r") as f:
+            stored = json.loads(f.attrs["schema"])
+        assert stored == schema_description(crop)
+        assert [f["name"] for f in stored["fields"]] == list(FIELD_NAMES)
+        assert stored["fields"][0]["shape"] == [crop, crop, 3]
+
+
+def test_a_stored_schema_that_differs_is_refused_with_the_field_named(tmp_path):
+    def retype_iou(schema):
+        schema["fields"][4]["dtype"] = "<f8"
+        return schema
+
+    with pytest.raises(ShardReadError, match=r"attribute 'schema': field 4 is iou <f8 \(\), expected iou <f4 \(\)"):
+        ShardFile(shard_with_schema(tmp_path, retype_iou)).check(12)
+
+    def add_field(schema):
+        schema["fields"].append({"name": "quality", "dtype": "<f4", "shape": []})
+        return schema
+
+    with pytest.raises(ShardReadError, match=r"field 8 is quality <f4 \(\), expected absent.*another version"):
+        ShardFile(shard_with_schema(tmp_path, add_field)).check(12)
+
+    with pytest.raises(ShardReadError, match="attribute 'schema' is not the JSON schema description"):
+        ShardFile(shard_with_schema(tmp_path, lambda s: "not json {")).check(12)
+
+
+def test_shards_without_the_schema_attribute_still_read(tmp_path):
+    """Shards written before 0.3.0 carry no ``schema`` attribute."""
+    path = shard_with_schema(tmp_path, lambda s: None)
+    with ShardFile(path) as shard:
+        assert "schema" not in shard.attrs and shard.problems(12) == []
+        assert len(shard.read(["labels"])["labels"]) == 4

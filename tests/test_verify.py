@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import h5py
 import numpy as np
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 from mtcnn_data.cli.main import cli
 from mtcnn_data.io import shards as shards_module
 from mtcnn_data.io.files import file_sha256
+from mtcnn_data.io.reader import ShardReadError, open_shards
 from mtcnn_data.tools.verify import verify
 
 
@@ -98,3 +100,34 @@ def test_the_report_says_what_was_checked_on_every_shard(many_chunks):
         line = next(c for c in report.checked if c.startswith(entry["name"]))
         assert f"{entry['count']:,} samples" in line and f"all {chunks} chunk(s)" in line
     assert any(c.startswith("on every row of every shard: label codes known") for c in report.checked)
+
+
+def set_schema_attribute(out, path, value) -> None:
+    """Replace (``None``: delete) a shard's stored schema and forge its checksum."""
+    with h5py.File(path, "r+") as f:
+        if value is None:
+            del f.attrs["schema"]
+        else:
+            f.attrs["schema"] = value
+    forge_checksum(out, path)
+
+
+def test_a_shard_without_the_schema_attribute_passes_and_reads(many_chunks):
+    """Shards written before 0.3.0 carry no ``schema`` attribute."""
+    for path in many_chunks.glob("*.h5"):
+        set_schema_attribute(many_chunks, path, None)
+    assert verify(many_chunks).ok
+    reader = open_shards(many_chunks)
+    assert len(reader[0:len(reader)]["labels"]) == len(reader)
+
+
+def test_a_shard_whose_stored_schema_differs_is_refused_by_verify_and_the_reader(many_chunks):
+    path = sorted(many_chunks.glob("*.h5"))[0]
+    with h5py.File(path, "r") as f:
+        schema = json.loads(f.attrs["schema"])
+    schema["fields"][2]["shape"] = [5]
+    set_schema_attribute(many_chunks, path, json.dumps(schema))
+    wanted = "attribute 'schema': field 2 is bbox <f4 (5,), expected bbox <f4 (4,)"
+    assert any(f"{path.name}: {wanted}" in f for f in verify(many_chunks).faults)
+    with pytest.raises(ShardReadError, match=re.escape(wanted)):
+        open_shards(many_chunks)[0]

@@ -83,8 +83,9 @@ class Field:
         return tuple(crop_size if d == CROP else d for d in self.shape)
 
     def describe(self, crop_size: int) -> dict:
-        """JSON-ready ``{name, dtype, shape}`` (shape per sample, crop size filled in)."""
-        return {"name": self.name, "dtype": self.dtype.str, "shape": list(self.sample_shape(crop_size))}
+        """JSON-ready ``{name, dtype, shape, meaning}`` (shape per sample, crop size filled in)."""
+        return {"name": self.name, "dtype": self.dtype.str, "shape": list(self.sample_shape(crop_size)),
+                "meaning": self.meaning}
 
 
 #: Every per-sample dataset of a shard, in the order the shards store them.
@@ -109,6 +110,30 @@ ASSEMBLY_FIELDS = ("source",)
 def sample_fields(crop_size: int) -> Dict[str, tuple]:
     """Field name -> (dtype, per-sample shape) for ``crop_size``, in storage order."""
     return {f.name: (f.dtype, f.sample_shape(crop_size)) for f in SAMPLE_FIELDS}
+
+
+def schema_description(crop_size: int) -> dict:
+    """The schema as every shard stores it (JSON attribute ``schema``)."""
+    return {"version": SCHEMA_VERSION, "fields": [f.describe(crop_size) for f in SAMPLE_FIELDS]}
+
+
+def schema_differences(stored: dict, crop_size: int) -> list:
+    """How a stored :func:`schema_description` differs from this one in what a reader
+    relies on (version, field names and order, dtypes, shapes; not the meanings' wording)."""
+    from itertools import zip_longest
+
+    def layout(desc):
+        return [(f.get("name"), f.get("dtype"), list(f.get("shape", []))) for f in desc.get("fields", [])]
+
+    out = [] if stored.get("version") == SCHEMA_VERSION else [f"version {stored.get('version')}, expected {SCHEMA_VERSION}"]
+    for k, (want, found) in enumerate(zip_longest(layout(schema_description(crop_size)), layout(stored))):
+        if want != found:
+            out.append(f"field {k} is {_field_text(found)}, expected {_field_text(want)}")
+    return out
+
+
+def _field_text(field) -> str:
+    return "absent" if field is None else f"{field[0]} {field[1]} {tuple(field[2])}"
 
 
 def sample_bytes(crop_size: int) -> int:

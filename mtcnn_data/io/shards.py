@@ -17,7 +17,7 @@ import numpy as np
 
 from .files import file_sha256
 from ..core.schema import (AUGMENT_CODES, CLASS_NAMES, CLASS_ORDER, FIELD_NAMES, FIELDS_BY_NAME, LABEL_CODES,
-                           SCHEMA_VERSION, sample_fields)
+                           SCHEMA_VERSION, sample_fields, schema_description, schema_differences)
 from ..errors import MtcnnDataError
 
 COORDINATE_CONVENTION = (
@@ -35,6 +35,7 @@ class ShardReadError(MtcnnDataError):
 def shard_attributes(stage: str, crop_size: int, extra: Mapping | None = None) -> dict:
     attrs = {
         "schema_version": SCHEMA_VERSION,
+        "schema": json.dumps(schema_description(crop_size)),
         "stage": stage,
         "crop_size": crop_size,
         "label_codes": json.dumps(LABEL_CODES),
@@ -197,7 +198,20 @@ class ShardFile:
         version, stored_crop = self.attrs.get("schema_version"), self.attrs.get("crop_size")
         if version != SCHEMA_VERSION or stored_crop != crop:
             out.append(f"attributes schema_version={version} crop_size={stored_crop}, expected {SCHEMA_VERSION} and {crop}")
-        return out
+        return out + self._stored_schema_problems(crop)
+
+    def _stored_schema_problems(self, crop: int) -> List[str]:
+        """The ``schema`` attribute (shards of 0.3.0 on; older ones have none) against ours."""
+        if "schema" not in self.attrs:
+            return []
+        try:
+            stored = json.loads(self.attrs["schema"])
+            found = schema_differences(stored, crop)
+        except (TypeError, ValueError, AttributeError) as exc:
+            return [f"attribute 'schema' is not the JSON schema description ({exc})"]
+        return [f"attribute 'schema': {d}" for d in found] + (
+            ["it was written by another version of the schema; read it with the mtcnn-data that wrote it "
+             f"(attribute 'tool': {self.attrs.get('tool', '?')})"] if found else [])
 
     def check(self, crop_size: int | None = None, rows: int | None = None, hint: str = "") -> "ShardFile":
         """Raise :class:`ShardReadError` naming every :meth:`problems` (closing the file)."""
