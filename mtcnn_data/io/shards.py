@@ -247,7 +247,8 @@ class ShardFile:
         the rows are checked but not kept (``None`` comes back)."""
         ds = self.datasets[name]
         ranges = self.chunk_ranges(name)
-        jobs = [pool.submit(_inflate_chunk, payload, ds.dtype, (self.chunk_rows(name),) + ds.shape[1:], ds.shuffle)
+        chunk_shape, shuffled = (self.chunk_rows(name),) + ds.shape[1:], ds.shuffle
+        jobs = [pool.submit(_inflate_chunk, payload, ds.dtype, chunk_shape, shuffled)
                 if isinstance(payload, bytes) else payload for payload in self._stored_chunks(ds, ranges)]
         parts, bad = [], []
         for (a, b), job in zip(ranges, jobs):
