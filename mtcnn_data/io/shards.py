@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Dict, List, Mapping, Sequence
+from collections import deque
+from itertools import islice
+from typing import Dict, Iterator, List, Mapping, Sequence
 
 import numpy as np
 
@@ -238,22 +240,23 @@ class ShardFile:
         n, step = self.datasets[name].shape[0], self.chunk_rows(name)
         return [(a, min(a + step, n)) for a in range(0, n, step)]
 
-    def decode_chunks(self, name: str, pool, keep: bool = True):
+    def decode_chunks(self, name: str, pool, keep: bool = True, ahead: int = 32):
         """Decode every chunk of ``name``: ``(rows or None, [(start, stop, error), ...])``.
 
         The stored bytes of each chunk are read here and inflated (and un-shuffled) in
-        ``pool``'s threads, as the writer deflates them; a chunk stored any other way
-        (no chunks, other filters, a filter skipped) is decoded by HDF5. ``keep`` false:
-        the rows are checked but not kept (``None`` comes back)."""
-        ds = self.datasets[name]
+        ``pool``'s threads, as the writer deflates them, at most ``ahead`` chunks in
+        flight; a chunk stored any other way (no chunks, other filters, a filter
+        skipped) is decoded by HDF5. ``keep`` false: the rows are checked but not kept
+        (``None`` comes back), so memory stays at ``ahead`` chunks."""
         ranges = self.chunk_ranges(name)
-        chunk_shape, shuffled = (self.chunk_rows(name),) + ds.shape[1:], ds.shuffle
-        jobs = [pool.submit(_inflate_chunk, payload, ds.dtype, chunk_shape, shuffled)
-                if isinstance(payload, bytes) else payload for payload in self._stored_chunks(ds, ranges)]
+        jobs = self._chunk_jobs(name, ranges, pool)
+        pending = deque(islice(jobs, ahead))
         parts, bad = [], []
-        for (a, b), job in zip(ranges, jobs):
+        for a, b in ranges:
+            job = pending.popleft()
+            pending.extend(islice(jobs, 1))
             try:
-                rows = (job.result() if hasattr(job, "result") else ds[a:b])[: b - a]
+                rows = job.result()[: b - a]
             except Exception as exc:  # zlib.error, OSError from HDF5, a wrong size: all say "this chunk is bad"
                 bad.append((a, b, f"{type(exc).__name__}: {exc}"))
                 continue
@@ -261,24 +264,24 @@ class ShardFile:
                 parts.append(rows)
         if not keep or bad:
             return None, bad
+        ds = self.datasets[name]
         return (np.concatenate(parts) if parts else np.zeros(ds.shape, ds.dtype)), bad
 
-    @staticmethod
-    def _stored_chunks(ds, ranges) -> list:
-        """Per chunk its stored (filtered) bytes where the writer's filters made them, else
-        ``None`` (HDF5 decodes it) or the exception reading it raised."""
+    def _chunk_jobs(self, name: str, ranges, pool) -> Iterator:
+        """Per chunk, in order, something whose ``result()`` is its rows (a whole chunk)."""
+        ds = self.datasets[name]
         plain = ds.chunks is not None and ds.compression == "gzip" and not (ds.fletcher32 or ds.scaleoffset)
-        out = []
-        for a, _ in ranges:
-            if not plain:
-                out.append(None)
-                continue
+        shape, shuffled = (self.chunk_rows(name),) + ds.shape[1:], ds.shuffle
+        for a, b in ranges:
             try:
-                mask, payload = ds.id.read_direct_chunk((a,) + (0,) * (ds.ndim - 1))
-                out.append(payload if mask == 0 else None)
+                mask, payload = ds.id.read_direct_chunk((a,) + (0,) * (ds.ndim - 1)) if plain else (1, None)
             except Exception as exc:  # a damaged chunk index: reported for this chunk
-                out.append(_Failed(exc))
-        return out
+                yield _Later(_raise, exc)
+                continue
+            if mask == 0:
+                yield pool.submit(_inflate_chunk, payload, ds.dtype, shape, shuffled)
+            else:
+                yield _Later(ds.__getitem__, slice(a, b))
 
     def close(self) -> None:
         self.file.close()
@@ -290,14 +293,18 @@ class ShardFile:
         self.close()
 
 
-class _Failed:
-    """A chunk whose stored bytes could not be read: ``result()`` raises why."""
+class _Later:
+    """``fn(*args)`` run when its ``result()`` is asked for, like a future's."""
 
-    def __init__(self, exc: Exception):
-        self.exc = exc
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
 
     def result(self):
-        raise self.exc
+        return self.fn(*self.args)
+
+
+def _raise(exc: Exception):
+    raise exc
 
 
 def _inflate_chunk(payload: bytes, dtype: np.dtype, chunk_shape: tuple, shuffled: bool) -> np.ndarray:
