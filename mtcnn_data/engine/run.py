@@ -105,6 +105,8 @@ def _run_phases(work, sources, plan_fn, spec, described, run, command) -> dict:
                              for s in sources), run.unit_size)
         num_units = run_plan(work, units, plan_fn, run.workers, run.backend, stats)
     images = _collect_images(work, num_units)
+    images["roots"] = {i["dataset"]: {"image_root": i["image_root"], "images": images["planned"].get(i["dataset"], 0)}
+                       for i in described["inputs"]}
     _check_bad_images(images, run, work)
     with timer.phase("select"):
         sel = run_select(work, num_units, spec)
@@ -142,7 +144,7 @@ def _input_files(source: Source) -> dict:
 
 
 def _collect_images(work: WorkDir, num_units: int) -> dict:
-    used, skipped, bad_units, seconds, boxes = {}, [], [], {}, {}
+    used, planned, skipped, bad_units, seconds, boxes = {}, {}, [], [], {}, {}
     for u in range(num_units):
         meta = read_json(work.unit_meta(u))
         counts = boxes.setdefault(meta["dataset"], {})
@@ -151,17 +153,19 @@ def _collect_images(work: WorkDir, num_units: int) -> dict:
         for k, v in meta.get("seconds", {}).items():
             seconds[k] = seconds.get(k, 0.0) + v
         used[meta["dataset"]] = used.get(meta["dataset"], 0) + len(meta["images"]) - len(meta.get("skipped", []))
+        planned[meta["dataset"]] = planned.get(meta["dataset"], 0) + len(meta["images"])
         skipped.extend(meta.get("skipped", []))
         if meta.get("skipped"):
             bad_units.append(u)
-    return {"used": used, "skipped": skipped, "bad_units": bad_units, "plan_cpu_s": seconds, "boxes": boxes}
+    return {"used": used, "skipped": skipped, "bad_units": bad_units, "plan_cpu_s": seconds, "boxes": boxes,
+            "planned": planned}
 
 
 def _check_bad_images(images: dict, run: RunOptions, work: WorkDir) -> None:
     bad = images["skipped"]
     if not bad:
         return
-    first = "\n".join(f"  {p}: {why}" for p, why in bad[:5])
+    first = "\n".join(f"  {p}: {why}" for p, why in bad[:5]) + "\n" + _missing_by_folder(bad, images["roots"])
     if not run.skip_missing:
         for u in images["bad_units"]:  # planned again on --resume, in case the images were fixed
             work.unit_meta(u).unlink()
@@ -172,6 +176,26 @@ def _check_bad_images(images: dict, run: RunOptions, work: WorkDir) -> None:
             "without them (they are then listed in the manifest)."
         )
     run.log(f"skipping {len(bad)} missing or unreadable image(s); they are listed in the manifest")
+
+
+def _missing_by_folder(bad, roots: dict) -> str:
+    """Per dataset: how many images are missing or unreadable of how many, and the top
+    folders (under its image root) that do not exist at all."""
+    lines = []
+    by_dataset = {}
+    for identity, _ in bad:
+        dataset, _, rel = identity.partition("/")
+        by_dataset.setdefault(dataset, []).append(rel)
+    for dataset, rels in by_dataset.items():
+        root = Path(roots[dataset]["image_root"])
+        folders = {}
+        for rel in rels:
+            top = rel.split("/", 1)[0] if "/" in rel else ""
+            folders[top] = folders.get(top, 0) + 1
+        absent = [f"{n:,} under the absent {top}/" for top, n in sorted(folders.items()) if top and not (root / top).is_dir()]
+        note = f" ({'; '.join(absent)})" if absent else ""
+        lines.append(f"  {dataset}: {len(rels):,} of {roots[dataset]['images']:,} images missing or unreadable under {root}{note}")
+    return "\n".join(lines)
 
 
 def _check_selection(sel: dict, spec: OutputSpec) -> None:

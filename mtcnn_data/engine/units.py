@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
-from ..core.filtering import DROP_REASONS, outside_image_reasons
+from ..core.filtering import DROP_REASONS
 from ..core.sampling import landmark_candidates
 from ..core.schema import CANDIDATE_DTYPE
 from ..io.images import safe_join
-from ..io.records import ImageRecord
+from ..io.records import ImageRecord, fit_to_image
 
 
 @dataclass
@@ -105,16 +105,6 @@ def plan_unit(unit: Unit, plan_image: Callable):
     cands = np.concatenate(parts) if parts else np.zeros(0, dtype=CANDIDATE_DTYPE)
     return cands, {"images": [r.path for r in unit.records], "sizes": sizes, "skipped": skipped,
                    "boxes": reason_counts(np.concatenate(reasons) if reasons else np.zeros(0, np.uint8))}
-
-
-def fit_to_image(rec: ImageRecord, size, enabled: bool = True) -> ImageRecord:
-    """``rec`` with its boxes that miss the ``(w, h)`` image dropped as ``outside_image``."""
-    if not enabled or not len(rec.boxes):
-        return rec
-    reason = outside_image_reasons(rec.boxes, rec.drop_reason, size)
-    if np.array_equal(reason, rec.drop_reason):
-        return rec
-    return replace(rec, keep=reason == 0, drop_reason=reason)
 
 
 def reason_counts(codes: np.ndarray) -> dict:
