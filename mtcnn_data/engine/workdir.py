@@ -150,11 +150,12 @@ def _check_same_config(old: dict, new: dict, where) -> None:
 
 
 def differences(old, new, path=()) -> list:
-    """``(dotted path, old, new)`` of every leaf where two JSON values differ."""
+    """``(dotted path, old, new)`` of every leaf where two JSON values differ (lists of
+    numbers, such as ``ratio``, compared whole)."""
     if isinstance(old, dict) and isinstance(new, dict):
         return [d for k in sorted(set(old) | set(new), key=str)
                 for d in differences(old.get(k, _MISSING), new.get(k, _MISSING), (*path, str(k)))]
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new) and all(isinstance(v, dict) for v in old):
         return [d for i, (a, b) in enumerate(zip(old, new)) for d in differences(a, b, (*path, str(i)))]
     return [] if old == new else [(".".join(path), old, new)]
 

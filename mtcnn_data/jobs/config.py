@@ -82,6 +82,16 @@ class DataConfig:
             if f.name in _CHOICES and value not in _CHOICES[f.name]:
                 raise OptionError(f"{option_name(f.name)} must be one of {', '.join(_CHOICES[f.name])}, got {value!r}")
         object.__setattr__(self, "ratio", check_ratio(self.ratio))
+        self._check_companions()
+
+    def _check_companions(self):
+        """Options that only mean something next to another one."""
+        needs = {"wider_images": ("wider", "wider_annotations"), "wider_flat": ("wider", "wider_annotations"),
+                 "celeba_aligned": ("celeba",)}
+        for name, partners in needs.items():
+            if getattr(self, name) and not any(getattr(self, p) for p in partners):
+                given = " or ".join(option_name(p) for p in partners)
+                raise OptionError(f"{option_name(name)} applies to a dataset given with {given}; add it, or drop {option_name(name)}")
 
     @classmethod
     def from_options(cls, options: dict) -> "DataConfig":
