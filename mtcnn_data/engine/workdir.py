@@ -123,7 +123,7 @@ class WorkDir:
         """Move finished shards into DIR, write the manifest last, drop the work state."""
         for name in shard_names:
             os.replace(self.shard(name), self.out / name)
-        atomic_write_json(self.manifest, manifest)
+        atomic_write_json(self.manifest, manifest, allow_nan=False)  # JSON has no NaN: a manifest never holds one
         shutil.rmtree(self.root)
 
 
