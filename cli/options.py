@@ -52,6 +52,28 @@ def _checked(check, value):
         raise click.BadParameter(str(exc).split(" ", 1)[1] if str(exc).startswith("--") else str(exc)) from None
 
 
+class FiniteFloat(click.ParamType):
+    """A finite float (NaN and infinities refused, which click.FloatRange lets through)
+    above ``above`` when given."""
+
+    name = "number"
+
+    def __init__(self, above=None):
+        self.above = above
+
+    def convert(self, value, param, ctx):
+        import math
+
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"expected a number, got {value!r}", param, ctx)
+        if not math.isfinite(number) or (self.above is not None and number <= self.above):
+            bound = f" > {self.above}" if self.above is not None else ""
+            self.fail(f"expected a finite number{bound}, got {value!r}", param, ctx)
+        return number
+
+
 def device_option(help_text="Where the networks run: cpu, cuda or cuda:N (refused when this torch sees no CUDA device)."):
     """``--device``, the one definition detect and mine share."""
     return click.option("--device", default="cpu", show_default=True, callback=parse_device, help=help_text)
