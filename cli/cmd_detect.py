@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import parse_thresholds
+from .options import device_option, parse_thresholds
 
 
 @click.command("detect")
@@ -20,7 +20,7 @@ from .options import parse_thresholds
 @click.option("--factor", type=float, default=0.709, show_default=True, help="Pyramid scale step.")
 @click.option("--thresholds", default="0.6,0.7,0.7", show_default=True, callback=parse_thresholds, help="Face-probability floors P,R,O.")
 @click.option("--channel-order", type=click.Choice(["RGB", "BGR"]), default="RGB", show_default=True, help="Channel order the networks expect.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@device_option()
 @click.option("--threads", type=click.IntRange(1), help="torch.set_num_threads (default: torch's choice).")
 def detect(images, pnet, rnet, onet, json_path, png_dir, min_face, factor, thresholds, channel_order, device, threads):
     """Detect faces in IMAGE... with the cascade as far as the stages given.

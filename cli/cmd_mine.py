@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
-from .options import filter_options, parse_thresholds, output_options, run_kwargs, run_options, source_kwargs, source_options
+from .options import device_option, filter_options, output_options, parse_thresholds, run_options, source_options, split_options
 
 
 @click.command("mine")
@@ -17,14 +16,17 @@ from .options import filter_options, parse_thresholds, output_options, run_kwarg
 @output_options
 @source_options
 @filter_options
-@click.option("--min-face", type=float, default=20.0, show_default=True, help="Smallest face the pyramid looks for.")
-@click.option("--factor", type=float, default=0.709, show_default=True, help="Pyramid scale factor.")
+@click.option("--min-face", type=click.FloatRange(12), default=20.0, show_default=True, help="Smallest face the pyramid looks for, pixels.")
+@click.option("--factor", type=click.FloatRange(0, 0.99, min_open=True), default=0.709, show_default=True, help="Pyramid scale factor.")
 @click.option("--thresholds", default="0.3,0.1,0.7", show_default=True, callback=parse_thresholds,
               help="P-Net,R-Net,O-Net face thresholds; recall-oriented defaults for mining.")
-@click.option("--max-negatives-per-image", type=click.IntRange(0), default=50, show_default=True)
-@click.option("--landmark-attempts", type=click.IntRange(0), default=10, show_default=True)
-@click.option("--rotate-degrees", type=float, default=5.0, show_default=True)
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--max-negatives-per-image", type=click.IntRange(0), default=50, show_default=True,
+              help="At most this many negative candidates kept per image (a random choice among the detector's).")
+@click.option("--landmark-attempts", type=click.IntRange(0), default=10, show_default=True,
+              help="Jittered crops tried per landmark face (kept when IoU >= 0.65 and all five points inside).")
+@click.option("--rotate-degrees", type=click.FloatRange(0, 180), default=5.0, show_default=True,
+              help="Angle of the rotated copies of landmark samples, degrees (0: none).")
+@device_option()
 @run_options
 def mine(**kw):
     """Mine R-Net (24x24) or O-Net (48x48) training data with trained earlier stage(s).
@@ -33,26 +35,10 @@ def mine(**kw):
     candidate is cropped as the next stage sees it, labelled by IoU with all faces,
     and balanced with landmark samples from --lfw-net/--celeba.
     """
-    from ..core.sampling import LandmarkSampling
-    from ..jobs.mine import STAGE_SIZES, MineSettings
-    from ..jobs.mine import mine as run
-    from ..jobs.sources import build_sources
+    from ..jobs.config import MineConfig
+    from ..jobs.mine import mine_config
     from .cmd_gen import summary
 
-    sources_opts = source_kwargs(kw)
-    run_opts = run_kwargs(kw)
-    if sources_opts.empty:
-        click.echo("No --wider/--lfw-net/--celeba given: using the bundled sample dataset.", err=True)
-    detector = {"min_face": kw["min_face"], "factor": kw["factor"], "thresholds": kw["thresholds"], "device": kw["device"]}
-    threads = max(1, (os.cpu_count() or 1) // run_opts.workers)
-    settings = MineSettings(
-        stage=kw["stage"], pnet=kw["pnet"], rnet=kw["rnet"], detector=detector,
-        max_negatives_per_image=kw["max_negatives_per_image"], threads=threads,
-        landmarks=LandmarkSampling(crop_size=STAGE_SIZES[kw["stage"]], attempts=kw["landmark_attempts"],
-                                   angle=kw["rotate_degrees"]),
-    )
-    compression = None if kw["compression"] == "none" else kw["compression"]
-    manifest = run(kw["out"], build_sources(sources_opts), settings, seed=kw["seed"], ratio=kw["ratio"],
-                   limit=kw["limit"], shard_mb=kw["shard_mb"], compression=compression, max_pixels=kw["max_pixels"],
-                   run=run_opts, command=["mtcnn-data", *sys.argv[1:]])
-    click.echo(summary(manifest, kw["out"]))
+    out, config, run = split_options(MineConfig, kw)
+    manifest = mine_config(out, config, run, command=["mtcnn-data", *sys.argv[1:]])
+    click.echo(summary(manifest, out))

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import click
 
+from .options import FiniteFloat, device_option
+
 
 @click.command("train")
 @click.option("--stage", required=True, type=click.Choice(["pnet", "rnet", "onet"]), help="Network to train.")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Shard folder (with manifest.json) of that stage.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Checkpoint to write (a state_dict; OUT.json gets the statistics).")
-@click.option("--epochs", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--epochs", type=click.IntRange(1), default=10, show_default=True, help="Passes over the shards.")
 @click.option("--batch-size", type=click.IntRange(1), default=384, show_default=True, help="Samples per batch, at the shards' class ratio.")
-@click.option("--lr", type=float, default=1e-3, show_default=True, help="Adam learning rate.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the initial weights and the batch order.")
+@click.option("--lr", type=FiniteFloat(above=0), default=1e-3, show_default=True, help="Adam learning rate.")
+@device_option("Where training runs: cpu, cuda or cuda:N (refused when this torch sees no CUDA device).")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the initial weights and the batch order.")
 @click.option("--workers", type=click.IntRange(0), default=0, show_default=True, help="DataLoader worker processes (0: read in the training process).")
 @click.option("--threads", type=click.IntRange(0), default=2, show_default=True, help="torch CPU threads (0: torch's default).")
 def train(stage, data, out, epochs, batch_size, lr, device, seed, workers, threads):

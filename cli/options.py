@@ -17,24 +17,66 @@ def _stack(*decorators):
 
 
 def parse_ratio(ctx, param, value):
-    return _number_list(value, ":", int, 4, lambda p: min(p) >= 0 and sum(p) > 0,
-                        "four non-negative integers NEG:POS:PART:LANDMARK such as 3:1:1:2")
+    from mtcnn_data.jobs.config import check_ratio
+
+    return _checked(check_ratio, _numbers(value, ":", int, "four non-negative integers NEG:POS:PART:LANDMARK such as 3:1:1:2"))
 
 
 def parse_thresholds(ctx, param, value):
-    return _number_list(value, ",", float, 3, lambda p: all(0 <= v <= 1 for v in p),
-                        "three probabilities P,R,O such as 0.3,0.1,0.7")
+    from mtcnn_data.jobs.config import check_thresholds
+
+    return _checked(check_thresholds, _numbers(value, ",", float, "three probabilities P,R,O such as 0.3,0.1,0.7"))
 
 
-def _number_list(value, sep, kind, count, valid, expected):
-    """``value`` split at ``sep`` into ``count`` numbers of ``kind`` that pass ``valid``."""
+def parse_device(ctx, param, value):
+    from mtcnn_data.jobs.config import check_device
+
+    return _checked(check_device, value)
+
+
+def _numbers(value, sep, kind, expected):
+    """``value`` split at ``sep`` into numbers of ``kind``."""
     try:
-        parts = tuple(kind(v) for v in value.split(sep))
+        return tuple(kind(v) for v in value.split(sep))
     except ValueError:
-        parts = ()
-    if len(parts) != count or not valid(parts):
-        raise click.BadParameter(f"expected {expected}, got {value!r}")
-    return parts
+        raise click.BadParameter(f"expected {expected}, got {value!r}") from None
+
+
+def _checked(check, value):
+    """``check(value)``, its OptionError as Click's own message for the option."""
+    from mtcnn_data.errors import OptionError
+
+    try:
+        return check(value)
+    except OptionError as exc:
+        raise click.BadParameter(str(exc).split(" ", 1)[1] if str(exc).startswith("--") else str(exc)) from None
+
+
+class FiniteFloat(click.ParamType):
+    """A finite float (NaN and infinities refused, which click.FloatRange lets through)
+    above ``above`` when given."""
+
+    name = "number"
+
+    def __init__(self, above=None):
+        self.above = above
+
+    def convert(self, value, param, ctx):
+        import math
+
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"expected a number, got {value!r}", param, ctx)
+        if not math.isfinite(number) or (self.above is not None and number <= self.above):
+            bound = f" > {self.above}" if self.above is not None else ""
+            self.fail(f"expected a finite number{bound}, got {value!r}", param, ctx)
+        return number
+
+
+def device_option(help_text="Where the networks run: cpu, cuda or cuda:N (refused when this torch sees no CUDA device)."):
+    """``--device``, the one definition detect and mine share."""
+    return click.option("--device", default="cpu", show_default=True, callback=parse_device, help=help_text)
 
 
 source_options = _stack(
@@ -44,14 +86,18 @@ source_options = _stack(
     click.option("--wider-images", type=click.Path(file_okay=False), help="WIDER image folder, for a non-standard layout."),
     click.option("--wider-flat", is_flag=True, help="The WIDER annotations are the flat MTCNN list (path x1 y1 x2 y2 ...)."),
     click.option("--lfw-net", type=click.Path(file_okay=False), help="LFW_NET root (trainImageList.txt, net_7876/, lfw_5590/): landmark samples."),
-    click.option("--lfw-split", type=click.Choice(["train", "test"]), default="train", show_default=True),
+    click.option("--lfw-split", type=click.Choice(["train", "test"]), default="train", show_default=True,
+                 help="LFW_NET list: trainImageList.txt (train) or testImageList.txt (test)."),
     click.option("--celeba", type=click.Path(file_okay=False), help="CelebA root (Anno/, Eval/, img_celeba/): landmark samples."),
-    click.option("--celeba-split", type=click.Choice(["all", "train", "val", "test"]), default="train", show_default=True),
+    click.option("--celeba-split", type=click.Choice(["all", "train", "val", "test"]), default="train", show_default=True,
+                 help="CelebA partition (Eval/list_eval_partition.txt); 'all' needs no partition file."),
     click.option("--celeba-aligned", is_flag=True, help="Use the aligned CelebA images (box derived from the landmarks)."),
+    click.option("--max-images", type=click.IntRange(1), help="Only the first N images of each dataset, in annotation "
+                 "order (a quick trial run; recorded in the manifest)."),
 )
 
 filter_options = _stack(
-    click.option("--min-size", type=float, default=0.0, show_default=True, help="Drop faces with min(w,h) below this."),
+    click.option("--min-size", type=click.FloatRange(0), default=0.0, show_default=True, help="Drop faces with min(w,h) below this, pixels."),
     click.option("--keep-invalid", is_flag=True, help="Keep WIDER boxes flagged invalid=1 (dropped by default)."),
     click.option("--max-blur", type=click.IntRange(0, 2), help="Drop WIDER faces blurrier than this (0 clear, 1 normal, 2 heavy)."),
     click.option("--max-occlusion", type=click.IntRange(0, 2), help="Drop WIDER faces more occluded than this (0 none, 1 partial, 2 heavy)."),
@@ -62,9 +108,10 @@ output_options = _stack(
     click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Output folder for shards and manifest.json."),
     click.option("--ratio", default="3:1:1:2", show_default=True, callback=parse_ratio, help="NEG:POS:PART:LANDMARK mix of the output."),
     click.option("--limit", type=click.IntRange(1), help="At most this many samples in all (the ratio is kept)."),
-    click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random choice."),
-    click.option("--shard-mb", type=float, default=64.0, show_default=True, help="Uncompressed size bound of one shard, MiB."),
-    click.option("--compression", type=click.Choice(["gzip", "lzf", "none"]), default="gzip", show_default=True),
+    click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of every random choice."),
+    click.option("--shard-mb", type=click.FloatRange(0, min_open=True), default=64.0, show_default=True, help="Uncompressed size bound of one shard, MiB."),
+    click.option("--compression", type=click.Choice(["gzip", "lzf", "none"]), default="gzip", show_default=True,
+                 help="HDF5 filter of the shards' datasets."),
     click.option("--max-pixels", type=click.IntRange(1), default=100_000_000, show_default=True, help="Refuse images larger than this before decoding."),
 )
 
@@ -83,21 +130,19 @@ run_options = _stack(
 )
 
 
-def source_kwargs(kw: dict):
-    """Pop the source and filter options from a command's kwargs into SourceOptions."""
-    from ..core.filtering import FilterConfig
-    from ..jobs.sources import SourceOptions
+def split_options(config_class, kw: dict):
+    """``(config, run_options)`` of a data command's keyword arguments; an option that is
+    neither a field of ``config_class`` nor a run option is a programming error."""
+    from mtcnn_data.jobs.config import RUN_OPTIONS
 
-    filters = FilterConfig(
-        drop_invalid=not kw.pop("keep_invalid"),
-        min_size=kw.pop("min_size"),
-        max_blur=kw.pop("max_blur"),
-        max_occlusion=kw.pop("max_occlusion"),
-        drop_atypical_pose=kw.pop("drop_atypical_pose"),
-    )
-    names = ("wider", "split", "wider_annotations", "wider_images", "wider_flat", "lfw_net", "lfw_split",
-             "celeba", "celeba_split", "celeba_aligned")
-    return SourceOptions(filters=filters, **{n: kw.pop(n) for n in names})
+    out = kw.pop("out")
+    config = config_class.from_options(kw)
+    run = run_kwargs(kw)
+    if kw:
+        raise TypeError(f"options {sorted(kw)} are neither settings of {config_class.__name__} nor in RUN_OPTIONS {RUN_OPTIONS}")
+    if config.uses_sample:
+        click.echo("No --wider/--lfw-net/--celeba given: using the bundled sample dataset.", err=True)
+    return out, config, run
 
 
 def run_kwargs(kw: dict):

@@ -28,7 +28,7 @@ HELD_OUT_EVENTS = ("19--Couple", "20--Family_Group")
 
 def split_annotations(events, out: Path) -> Path:
     """The official val annotation blocks of ``events``, byte for byte, in a file of their own."""
-    from mtcnn_data.io.datasets.wider import write_wider_subset
+    from mtcnn_data import write_wider_subset
 
     out.parent.mkdir(parents=True, exist_ok=True)
     write_wider_subset(VAL_GT, out, lambda path: path.split("/")[0] in events)
@@ -57,7 +57,7 @@ def evaluate(work: Path, name: str, held_out: Path, **stages) -> dict:
 def untrained(stage: str, path: Path) -> Path:
     import torch
 
-    from mtcnn_data.detect.models import build_model
+    from mtcnn_data import build_model
 
     torch.manual_seed(0)
     torch.save(build_model(stage).state_dict(), path)

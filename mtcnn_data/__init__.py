@@ -19,6 +19,18 @@ _LAZY = {
     "ShardReader": "mtcnn_data.io.reader",
     "ShardDataset": "mtcnn_data.io.torch_dataset",
     "RatioBatchSampler": "mtcnn_data.io.torch_dataset",
+    # producing data (docs/api.md)
+    "gen_pnet": "mtcnn_data.api",
+    "mine": "mtcnn_data.api",
+    "verify": "mtcnn_data.tools.verify",
+    "GenPnetConfig": "mtcnn_data.jobs.config",
+    "MineConfig": "mtcnn_data.jobs.config",
+    "RunOptions": "mtcnn_data.engine.run",
+    # the pieces the examples need
+    "build_model": "mtcnn_data.detect.models",
+    "write_wider_subset": "mtcnn_data.io.datasets.wider",
+    "MtcnnDataError": "mtcnn_data.errors",
+    "OptionError": "mtcnn_data.errors",
 }
 __all__ += list(_LAZY)
 

@@ -32,3 +32,8 @@ class ImageError(MtcnnDataError):
 class OutputError(MtcnnDataError):
     """The output directory is in a state that the run must not overwrite silently."""
 
+
+
+class OptionError(MtcnnDataError, ValueError):
+    """A setting (command-line option or API argument) out of range or in conflict:
+    the message names the option, what it expects and the value found."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -46,7 +47,40 @@ def test_fake_wider_counts_and_mismatch_exit_status(tmp_path, capsys):
     assert re.search(r"<12\s+2\s+0$", text, re.M)  # the degenerate and the invalid 10x12 box: "all" only
     assert re.search(r"20-40\s+2\s+2$", text, re.M)
     assert re.search(r">=160\s+1\s+1$", text, re.M)
-    assert run_ok(capsys, "--wider", tmp_path, "--split", "val", "--no-fail").count("MISMATCH") == 5
+    # 5 official figures differ, and no image is there: the sixth
+    assert run_ok(capsys, "--wider", tmp_path, "--split", "val", "--no-fail").count("MISMATCH") == 5 + 1
+    assert "MISMATCH  images present: expected 3, found 0" in text
+    assert "WIDER_val/images is absent" in text
+
+
+OUTSIDE = [
+    ("0--a/big.jpg", 200, 160, [(20, 20, 60, 60), (60, 40, 50, 70)]),
+    ("0--a/off.jpg", 120, 100, [(30, 20, 40, 50), (150, 10, 30, 30)]),  # the second lies right of the image
+    ("0--a/gone.jpg", 120, 100, [(10, 10, 40, 40)]),
+]
+
+
+def test_images_present_are_counted_and_boxes_outside_them_dropped_as_gen_pnet_does(tmp_path, capsys):
+    make_wider(tmp_path, "train", OUTSIDE)
+    (tmp_path / "WIDER_train" / "images" / OUTSIDE[2][0]).unlink()
+    text = run_ok(capsys, "--wider", tmp_path, "--no-fail")
+    assert "MISMATCH  images present: expected 3, found 2" in text
+    assert "1 annotated image(s) missing" in text and "lacks them" in text
+    report = int(re.search(r"3 outside_image\s+(\d+)$", text, re.M).group(1))
+    assert report == 1
+    out = tmp_path / "out"
+    code = _exit_code(["gen-pnet", "--wider", str(tmp_path), "--ratio", "3:1:1:0", "--skip-missing", "--out", str(out)])
+    assert code == 0
+    boxes = json.loads((out / "manifest.json").read_text())["inputs"][0]["boxes"]
+    assert boxes["dropped"].get("outside_image") == report and boxes["total"] == 4 and boxes["kept"] == 3
+
+
+def _exit_code(args) -> int:
+    try:
+        main(args)
+    except SystemExit as exc:
+        return exc.code
+    return 0
 
 
 def test_filter_options_change_the_drops(tmp_path, capsys):
@@ -98,8 +132,14 @@ def test_manifests_hold_the_official_figures():
 
 @pytest.mark.realdata
 def test_real_wider_val_all_ok(realdata, capsys):
-    text = run_ok(capsys, "--wider", realdata / "widerface", "--split", "val")
-    assert "MISMATCH" not in text
+    images = realdata / "widerface" / "WIDER_val" / "images"
+    there = sum(1 for _ in images.rglob("*.jpg")) if images.is_dir() else 0
+    code, text = run(capsys, "--wider", realdata / "widerface", "--split", "val")
+    mismatches = [line for line in text.splitlines() if "MISMATCH" in line]
+    if there < 3226:  # shared/ holds a subset of the val images: only that check may differ
+        assert code == 1 and mismatches == [f"    MISMATCH  images present: expected 3226, found {there}"]
+    else:
+        assert code == 0 and not mismatches
     for line in ("OK        images: 3226", "OK        faces: 39704", "OK        empty_images: 4",
                  "OK        degenerate: 7", "OK        invalid: 585"):
         assert line in text

@@ -11,11 +11,12 @@ from fakedata import landmarks_in_box, make_lfw_net, make_wider
 from mtcnn_data.cli.main import cli
 from mtcnn_data.core.boxes import iou_matrix
 from mtcnn_data.core.sampling import image_rng
-from mtcnn_data.core.schema import NEGATIVE, POSITIVE
+from mtcnn_data.core.schema import LANDMARK, NEGATIVE, PART, POSITIVE
 from mtcnn_data.detect.models import build_model
 from mtcnn_data.core.imaging import sample_pixels
 from mtcnn_data.io.images import read_rgb
 from mtcnn_data.io.shards import read_shard
+from mtcnn_data.errors import OptionError
 from mtcnn_data.jobs.mine import MineSettings, labelled_detections
 from mtcnn_data.tools.verify import verify
 
@@ -31,8 +32,24 @@ def test_negatives_are_capped_and_labels_follow_iou():
 
 
 def test_onet_needs_an_rnet():
-    with pytest.raises(ValueError, match="--rnet"):
+    with pytest.raises(OptionError, match="--rnet"):
         MineSettings(stage="onet", pnet="x")
+
+
+def test_mine_onet_end_to_end_with_the_facenet_weights(tmp_path):
+    """P-Net then R-Net (facenet-pytorch's weights) over the bundled sample: 48 px O-Net data that verifies."""
+    res = CliRunner().invoke(cli, ["mine", "--stage", "onet", "--pnet", "facenet", "--rnet", "facenet",
+                                   "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    report = verify(tmp_path / "o")
+    assert report.ok, report.text()
+    m = json.loads((tmp_path / "o/manifest.json").read_text())
+    assert m["stage"] == "onet" and m["crop_size"] == 48 and m["settings"]["stage"] == "onet"
+    assert [st["sha256"] for st in m["config"]["detector"]["stages"]] and len(m["config"]["detector"]["stages"]) == 2
+    s = read_shard(tmp_path / "o" / m["shards"][0]["name"])
+    assert s["images"].shape[1:] == (48, 48, 3)
+    assert set(np.unique(s["labels"]).tolist()) == {NEGATIVE, POSITIVE, PART, LANDMARK}
+    assert len(s["labels"]) == m["totals"]["samples"]
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-__all__ = ["DROP_REASONS", "REASON_CODES", "FilterConfig", "drop_reasons", "min_side"]
+__all__ = ["DROP_REASONS", "REASON_CODES", "FilterConfig", "drop_reasons", "min_side", "outside_image_reasons"]
 
 #: drop-reason code (uint8) -> name; 0 means kept.
 DROP_REASONS = {
@@ -124,6 +124,17 @@ def _failed_checks(b, config, attributes, landmarks, image_size):
         yield REASON_CODES["occlusion"], np.asarray(attributes["occlusion"]) > config.max_occlusion
     if config.drop_atypical_pose and "pose" in attributes:
         yield REASON_CODES["atypical_pose"], np.asarray(attributes["pose"]) == 1
+
+
+def outside_image_reasons(boxes, drop_reason, image_size) -> np.ndarray:
+    """``drop_reason`` with ``outside_image`` set where a box misses its ``(w, h)`` image
+    and no earlier reason (degenerate, invalid) already dropped it: what
+    :func:`drop_reasons` gives with the image size known, for records read without it."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    reason = np.asarray(drop_reason, dtype=np.uint8).copy()
+    code = REASON_CODES["outside_image"]
+    reason[((reason == 0) | (reason > code)) & _outside_image(b, image_size)] = code
+    return reason
 
 
 def _outside_image(b: np.ndarray, image_size) -> np.ndarray:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
+from ..core.filtering import DROP_REASONS
 from ..core.sampling import landmark_candidates
 from ..core.schema import CANDIDATE_DTYPE
 from ..io.images import safe_join
-from ..io.records import ImageRecord
+from ..io.records import ImageRecord, fit_to_image
 
 
 @dataclass
@@ -28,12 +30,13 @@ class Unit:
     kind: str  # "faces" (positives, parts, negatives) or "landmarks"
     image_root: str
     records: list = field(repr=False)
+    drop_outside: bool = True  # FilterConfig.drop_outside_image: applied once the image's size is known
 
     def __getstate__(self):
         recs = self.records
         has_landmarks = np.array([r.landmarks is not None for r in recs], bool)
         return {
-            "head": (self.index, self.dataset, self.kind, self.image_root),
+            "head": (self.index, self.dataset, self.kind, self.image_root, self.drop_outside),
             "paths": [r.path for r in recs],
             "where": [(r.source, r.line, r.dataset) for r in recs],
             "counts": np.array([len(r.boxes) for r in recs], np.int64),
@@ -45,7 +48,7 @@ class Unit:
         }
 
     def __setstate__(self, state):
-        self.index, self.dataset, self.kind, self.image_root = state["head"]
+        self.index, self.dataset, self.kind, self.image_root, self.drop_outside = state["head"]
         ends = np.cumsum(state["counts"])
         starts = ends - state["counts"]
         lm_ends = np.cumsum(np.where(state["has_landmarks"], state["counts"], 0))
@@ -65,38 +68,49 @@ def _concat(arrays, empty_shape, empty_dtype):
 
 
 def chunk_units(sources, unit_size: int, start: int = 0) -> Iterator[Unit]:
-    """Cut each ``(name, kind, image_root, records_iterable)`` source into units."""
+    """Cut each ``(name, kind, image_root, records_iterable[, drop_outside])`` source into units."""
     u = start
-    for name, kind, image_root, records in sources:
+    for name, kind, image_root, records, *drop_outside in sources:
         image_root = Path(image_root).resolve()
         batch = []
         for rec in records:
             batch.append(rec)
             if len(batch) == unit_size:
-                yield Unit(u, name, kind, str(image_root), batch)
+                yield Unit(u, name, kind, str(image_root), batch, *drop_outside)
                 u, batch = u + 1, []
         if batch:
-            yield Unit(u, name, kind, str(image_root), batch)
+            yield Unit(u, name, kind, str(image_root), batch, *drop_outside)
             u += 1
 
 
 def plan_unit(unit: Unit, plan_image: Callable):
-    """Plan every image of a unit with ``plan_image(kind, identity, path, record) ->
-    (candidates, (w, h), problem)``; images with a problem are listed as skipped.
-    Returns ``(candidates, meta)`` as :func:`run_plan` expects."""
-    parts, sizes, skipped = [], [], []
+    """Plan every image of a unit with ``plan_image(kind, identity, path, record, fit) ->
+    (candidates, (w, h), problem)``, where ``fit(record, (w, h))`` is the record with the
+    unit's image-size filter applied (call it once the size is known, before sampling);
+    images with a problem are listed as skipped. Returns ``(candidates, meta)`` as
+    :func:`run_plan` expects; ``meta["boxes"]`` counts the used images' boxes by drop reason."""
+    parts, sizes, skipped, reasons = [], [], [], []
+    fit = partial(fit_to_image, enabled=unit.drop_outside)
     for i, rec in enumerate(unit.records):
         identity = f"{unit.dataset}/{rec.path}"
         path = safe_join(unit.image_root, rec.path, f"{rec.source}:{rec.line}")
-        cands, size, problem = plan_image(unit.kind, identity, path, rec)
+        cands, size, problem = plan_image(unit.kind, identity, path, rec, fit)
         sizes.append(list(size) if size is not None else None)
         if problem:
             skipped.append([identity, problem])
             continue
+        reasons.append(fit(rec, size).drop_reason)
         cands["image"] = i
         parts.append(cands)
     cands = np.concatenate(parts) if parts else np.zeros(0, dtype=CANDIDATE_DTYPE)
-    return cands, {"images": [r.path for r in unit.records], "sizes": sizes, "skipped": skipped}
+    return cands, {"images": [r.path for r in unit.records], "sizes": sizes, "skipped": skipped,
+                   "boxes": reason_counts(np.concatenate(reasons) if reasons else np.zeros(0, np.uint8))}
+
+
+def reason_counts(codes: np.ndarray) -> dict:
+    """Drop-reason name -> number of boxes (``kept`` included)."""
+    values, counts = np.unique(codes, return_counts=True)
+    return {DROP_REASONS[int(v)]: int(c) for v, c in zip(values, counts)}
 
 
 def landmark_samples(rng, rec, cfg):

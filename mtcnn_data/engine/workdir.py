@@ -87,7 +87,12 @@ class WorkDir:
                 f"{self.out} is not empty and holds no mtcnn-data run; refusing to write into it. "
                 "Choose an empty or new --out."
             )
-        resuming = resume and self.run_file.exists()
+        elif resume and not self.run_file.exists():
+            raise OutputError(
+                f"--resume: {self.out} holds no unfinished run to continue (no {INCOMPLETE}/run.json). "
+                "Check --out for a typo, or drop --resume to start a new run there."
+            )
+        resuming = resume
         if resuming:
             _check_same_config(read_json(self.run_file), config, self.run_file)
         else:
@@ -118,7 +123,7 @@ class WorkDir:
         """Move finished shards into DIR, write the manifest last, drop the work state."""
         for name in shard_names:
             os.replace(self.shard(name), self.out / name)
-        atomic_write_json(self.manifest, manifest)
+        atomic_write_json(self.manifest, manifest, allow_nan=False)  # JSON has no NaN: a manifest never holds one
         shutil.rmtree(self.root)
 
 
@@ -126,11 +131,42 @@ def _is_own(p: Path) -> bool:
     return p.name in (MANIFEST, INCOMPLETE) or (p.suffix == ".h5" and p.name.startswith("shard-"))
 
 
+_MISSING = object()
+
+
 def _check_same_config(old: dict, new: dict, where) -> None:
-    diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    """Refuse a resume whose fingerprint differs, naming each setting that changed."""
+    diff = differences(old, new)
+    named = [d for d in diff if d[0].startswith("settings.")]
+    diff = named or diff  # the rest of the fingerprint is derived from the settings
     if diff:
-        details = "; ".join(f"{k}: was {old.get(k)!r}, now {new.get(k)!r}" for k in diff[:5])
+        details = "; ".join(f"{_setting(k)} was {_shown(a)}, now {_shown(b)}" for k, a, b in diff[:5])
+        more = f" (and {len(diff) - 5} more)" if len(diff) > 5 else ""
         raise OutputError(
-            f"--resume refuses: the run in {where.parent.parent} was started with other settings ({details}). "
-            "Rerun with the original options, or use --overwrite to start again."
+            f"--resume refuses: the run in {where.parent.parent} was started with other settings: {details}{more}. "
+            "Give the original value(s) to continue that run, or start again: rerun without --resume "
+            "into another --out, or with --overwrite."
         )
+
+
+def differences(old, new, path=()) -> list:
+    """``(dotted path, old, new)`` of every leaf where two JSON values differ (lists of
+    numbers, such as ``ratio``, compared whole)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for k in sorted(set(old) | set(new), key=str)
+                for d in differences(old.get(k, _MISSING), new.get(k, _MISSING), (*path, str(k)))]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new) and all(isinstance(v, dict) for v in old):
+        return [d for i, (a, b) in enumerate(zip(old, new)) for d in differences(a, b, (*path, str(i)))]
+    return [] if old == new else [(".".join(path), old, new)]
+
+
+def _setting(path: str) -> str:
+    """``settings.min_size`` -> ``--min-size``; other paths as they are."""
+    head, _, name = path.partition(".")
+    if head == "settings" and name and "." not in name:
+        return "--" + name.replace("_", "-")
+    return path
+
+
+def _shown(value) -> str:
+    return "(absent)" if value is _MISSING else repr(value)

@@ -61,8 +61,9 @@ def atomic_write_bytes(path, data: bytes) -> None:
     _atomic(path, lambda f: f.write(data))
 
 
-def atomic_write_json(path, obj) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode("utf-8"))
+def atomic_write_json(path, obj, allow_nan: bool = True) -> None:
+    """``obj`` as indented JSON; ``allow_nan=False`` refuses NaN and infinities (ValueError)."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False, allow_nan=allow_nan) + "\n").encode("utf-8"))
 
 
 def atomic_save_npy(path, array: np.ndarray) -> None:

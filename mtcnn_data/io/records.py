@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, Optional
 
 import numpy as np
+
+from ..core.filtering import outside_image_reasons
 
 
 @dataclass(frozen=True)
@@ -59,3 +61,13 @@ class ImageRecord:
     @property
     def kept_landmarks(self) -> Optional[np.ndarray]:
         return None if self.landmarks is None else self.landmarks[self.keep]
+
+
+def fit_to_image(rec: ImageRecord, size, enabled: bool = True) -> ImageRecord:
+    """``rec`` with its boxes that miss the ``(w, h)`` image dropped as ``outside_image``."""
+    if not enabled or not len(rec.boxes):
+        return rec
+    reason = outside_image_reasons(rec.boxes, rec.drop_reason, size)
+    if np.array_equal(reason, rec.drop_reason):
+        return rec
+    return replace(rec, keep=reason == 0, drop_reason=reason)

@@ -10,12 +10,15 @@ Detections go to one file per work unit: memory does not grow with the dataset.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 import numpy as np
 
+from ..errors import OptionError
+from .config import MINING_THRESHOLDS, MineConfig  # noqa: F401  (MINING_THRESHOLDS: re-exported)
 from ..core.labelling import DISCARD, IoUBands, label_crops
 from ..core.sampling import LandmarkSampling, image_rng, random_keys
 from ..core.schema import CANDIDATE_DTYPE, NEGATIVE
@@ -24,9 +27,6 @@ from ..engine.units import landmark_samples, plan_unit
 from ..engine.run import RunOptions, output_spec, run_job
 
 STAGE_SIZES = {"rnet": 24, "onet": 48}
-#: Recall-oriented thresholds for mining (P-Net, R-Net, O-Net), as the common MTCNN
-#: hard-example code uses: keep most faces, and many hard negatives, in the candidates.
-MINING_THRESHOLDS = (0.3, 0.1, 0.7)
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,11 @@ class MineSettings:
 
     def __post_init__(self):
         if self.stage not in STAGE_SIZES:
-            raise ValueError(f"stage must be 'rnet' or 'onet', got {self.stage!r}")
+            raise OptionError(f"stage must be 'rnet' or 'onet', got {self.stage!r}")
         if self.stage == "onet" and not self.rnet:
-            raise ValueError("--stage onet mines with P-Net then R-Net: give --rnet CKPT as well")
+            raise OptionError("--stage onet mines with P-Net then R-Net: give --rnet CKPT as well")
         if self.landmarks.crop_size != STAGE_SIZES[self.stage]:
-            raise ValueError(f"landmark crops must be {STAGE_SIZES[self.stage]} px for {self.stage}")
+            raise OptionError(f"landmark crops must be {STAGE_SIZES[self.stage]} px for {self.stage}")
 
 
 _DETECTORS: dict = {}
@@ -79,17 +79,18 @@ class PlanMine:
         meta["seconds"] = {k: round(v, 4) for k, v in self._seconds.items()}
         return cands, meta
 
-    def _plan_image(self, kind, identity, path, rec):
+    def _plan_image(self, kind, identity, path, rec, fit):
         rng = image_rng(self.seed, identity)
         if kind == "landmarks":
             size, problem = usable(path)
-            return (None if problem else landmark_samples(rng, rec, self.settings.landmarks)), size, problem
+            return (None if problem else landmark_samples(rng, fit(rec, size), self.settings.landmarks)), size, problem
         start = time.perf_counter()
         image, problem = usable(path, read_rgb)
         self._seconds["decode"] += time.perf_counter() - start
         if problem:
             return None, None, problem
-        return self._mined(rng, image, rec), (image.shape[1], image.shape[0]), None
+        size = (image.shape[1], image.shape[0])
+        return self._mined(rng, image, fit(rec, size)), size, None
 
     def _mined(self, rng, image, rec):
         upto = "pnet" if self.settings.stage == "rnet" else "rnet"
@@ -117,10 +118,28 @@ def labelled_detections(rng, crops, faces, keep, settings: MineSettings):
     return out
 
 
+def mine_config(out, config: MineConfig, run: RunOptions = RunOptions(), command=None, threads=None) -> dict:
+    """Mine data as ``config`` describes into ``out``; returns the manifest. ``threads``:
+    torch threads per worker (default: the CPUs shared among ``run.workers``)."""
+    detector = {"min_face": float(config.min_face), "factor": float(config.factor),
+                "thresholds": config.thresholds, "device": config.device}
+    settings = MineSettings(
+        stage=config.stage, pnet=config.pnet, rnet=config.rnet, detector=detector,
+        max_negatives_per_image=config.max_negatives_per_image,
+        threads=threads or max(1, (os.cpu_count() or 1) // run.workers),
+        landmarks=LandmarkSampling(crop_size=STAGE_SIZES[config.stage], attempts=config.landmark_attempts,
+                                   angle=float(config.rotate_degrees)),
+    )
+    return mine(out, config.sources(), settings, seed=config.seed, ratio=config.ratio, limit=config.limit,
+                shard_mb=config.shard_mb, compression=config.compression_filter, max_pixels=config.max_pixels,
+                run=run, command=command, description=config.settings())
+
+
 def mine(out, sources, settings: MineSettings, *, seed=0, ratio=(3, 1, 1, 2), limit=None, shard_mb=64.0,
          compression="gzip", compression_level=4, max_pixels=None, run: RunOptions = RunOptions(),
-         command=None) -> dict:
-    """Mine ``settings.stage`` data from ``sources`` into ``out``; returns the manifest."""
+         command=None, description=None) -> dict:
+    """Mine ``settings.stage`` data from ``sources`` into ``out``; returns the manifest
+    (``description``: the settings recorded in the manifest, see :func:`mine_config`)."""
     extra = {} if max_pixels is None else {"max_pixels": max_pixels}
     spec = output_spec(settings.stage, STAGE_SIZES[settings.stage], seed, ratio, limit, shard_mb, compression,
                        compression_level, settings.landmarks.angle, **extra)
@@ -131,4 +150,4 @@ def mine(out, sources, settings: MineSettings, *, seed=0, ratio=(3, 1, 1, 2), li
         "detector": detector.to_dict(),
         "landmark_sampling": settings.landmarks.to_dict(),
     }
-    return run_job(out, list(sources), PlanMine(int(seed), settings), spec, config, run, command)
+    return run_job(out, list(sources), PlanMine(int(seed), settings), spec, config, run, command, description)

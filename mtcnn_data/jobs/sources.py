@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import List, Optional
 
 from ..core.filtering import FilterConfig
@@ -18,6 +18,7 @@ class SourceOptions:
     for another layout; ``wider_flat`` reads the flat MTCNN list format);
     ``lfw_net`` / ``celeba`` are landmark-set roots. With none of them the
     bundled sample (WIDER-format boxes, CelebA-format landmarks) is used.
+    ``max_images``: only the first N images of each dataset, in annotation order.
     """
 
     wider: Optional[str] = None
@@ -30,6 +31,7 @@ class SourceOptions:
     celeba: Optional[str] = None
     celeba_split: str = "train"
     celeba_aligned: bool = False
+    max_images: Optional[int] = None
     filters: FilterConfig = field(default_factory=FilterConfig)
 
     @property
@@ -40,7 +42,7 @@ class SourceOptions:
 def build_sources(opts: SourceOptions) -> List[Source]:
     """Resolve every source named in ``opts`` (each checked for its layout now)."""
     if opts.empty:
-        return sample_sources(opts.filters)
+        return [replace(s, max_images=opts.max_images) for s in sample_sources(opts.filters)]
     sources = []
     if opts.wider or opts.wider_annotations:
         kind = "wider_flat" if opts.wider_flat else "wider"
@@ -52,7 +54,7 @@ def build_sources(opts: SourceOptions) -> List[Source]:
     if opts.celeba:
         kind = "celeba_aligned" if opts.celeba_aligned else "celeba"
         sources.append(Source("landmarks", resolve_dataset(kind, opts.celeba, opts.celeba_split, opts.filters)))
-    return sources
+    return [replace(s, max_images=opts.max_images) for s in sources]
 
 
 def sample_sources(filters: FilterConfig = FilterConfig()) -> List[Source]:

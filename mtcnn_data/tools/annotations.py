@@ -20,7 +20,8 @@ import numpy as np
 
 from ..io.files import file_digest, manifests_dir
 from ..core.filtering import DROP_REASONS, min_side
-from ..io.records import ImageRecord
+from ..io.images import usable
+from ..io.records import ImageRecord, fit_to_image
 
 __all__ = [
     "SIZE_BINS",
@@ -149,14 +150,40 @@ def check_md5(files: Dict[str, Path]) -> List[Check]:
 
 
 def run_report(dataset) -> Tuple[str, bool]:
-    """Count a :class:`~mtcnn_data.io.datasets.Dataset`, compare, and return ``(text, all_ok)``."""
-    stats = collect_stats(dataset.records())
+    """Count a :class:`~mtcnn_data.io.datasets.Dataset`, compare, and return ``(text, all_ok)``.
+
+    Images are looked for too: ``images present`` is checked against the images
+    annotated, and the boxes of present images go through the outside-image filter
+    with the image's size (read from its header), as gen-pnet and mine apply it."""
+    present = Counter()
+    stats = collect_stats(_fitted_to_images(dataset, present))
     checks = compare_figures(stats, expected_figures(dataset.name, dataset.split))
     if dataset.name == "celeba":
         checks += check_md5(dataset.annotation_files)
+    checks.append(Check("images present", stats.images, present["present"]))
     files = ", ".join(str(p) for p in dataset.annotation_files.values())
     title = f"{dataset.kind} split={dataset.split}: {files}"
-    return format_report(title, stats, checks), all(c.ok for c in checks)
+    text = format_report(title, stats, checks)
+    if present["present"] < stats.images:
+        text += "\n" + _missing_images_note(dataset, stats.images - present["present"])
+    return text, all(c.ok for c in checks)
+
+
+def _fitted_to_images(dataset, present: Counter) -> Iterable[ImageRecord]:
+    """The records, each with the outside-image filter applied when its image is there."""
+    for record in dataset.records():
+        size, problem = usable(dataset.image_path(record))
+        if not problem:
+            present["present"] += 1
+            record = fit_to_image(record, size, dataset.filters.drop_outside_image)
+        yield record
+
+
+def _missing_images_note(dataset, missing: int) -> str:
+    root = Path(dataset.image_root)
+    where = "is absent" if not root.is_dir() else "lacks them"
+    return (f"  {missing:,} annotated image(s) missing or unreadable: the image folder {root} {where}. "
+            "Only the annotations were checked; unpack the images there before gen-pnet or mine.")
 
 
 def format_report(title: str, stats: AnnotationStats, checks: List[Check]) -> str:

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterator, Optional
 
 from ...core.filtering import FilterConfig
-from ...errors import LayoutError
+from ...errors import LayoutError, OptionError
 from .celeba import read_celeba, read_celeba_aligned
 from ..images import image_size
 from .lfw_net import read_lfw_net
@@ -143,10 +143,10 @@ def resolve_dataset(
             ``partition``: override the layout (``None`` values are ignored).
     """
     if kind not in _SPLITS:
-        raise ValueError(f"unknown dataset kind {kind!r}; expected one of {', '.join(KINDS)}")
+        raise OptionError(f"unknown dataset kind {kind!r}; expected one of {', '.join(KINDS)}")
     split = split or _SPLITS[kind][0]
     if split not in _SPLITS[kind]:
-        raise ValueError(f"{kind} split must be one of {', '.join(_SPLITS[kind])}, got {split!r}")
+        raise OptionError(f"--split {split}: {_name(kind)} has the splits {', '.join(_SPLITS[kind])}")
     paths = {k: Path(v) for k, v in explicit_paths.items() if v is not None}
     unknown = set(paths) - {"annotations", "images", "bbox", "landmarks", "partition"}
     if unknown:
