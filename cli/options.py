@@ -37,17 +37,38 @@ def _number_list(value, sep, kind, count, valid, expected):
     return parts
 
 
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def landmark_set_options():
+    """``--ROOT``, ``--ROOT-split`` and each variant flag of every landmark kind in the
+    dataset registry (LFW_NET, CelebA, ...), in registry order."""
+    from ..io.datasets import landmark_sets, variants_of
+
+    for entry in landmark_sets():
+        yield click.option(_flag(entry.option), type=click.Path(file_okay=False), help=entry.help)
+        yield click.option(_flag(entry.split_option), type=click.Choice(entry.splits), default=entry.source_split,
+                           show_default=True, help=f"{entry.title} split.")
+        for variant in variants_of(entry.option):
+            yield click.option(_flag(variant.variant_option), is_flag=True, help=variant.help)
+
+
+def landmark_set_names():
+    """The SourceOptions fields :func:`landmark_set_options` fills."""
+    from ..io.datasets import landmark_sets, variants_of
+
+    for entry in landmark_sets():
+        yield from (entry.option, entry.split_option, *(v.variant_option for v in variants_of(entry.option)))
+
+
 source_options = _stack(
     click.option("--wider", type=click.Path(file_okay=False), help="WIDER FACE root (wider_face_split/, WIDER_<split>/images/)."),
     click.option("--split", type=click.Choice(["train", "val"]), default="train", show_default=True, help="WIDER split."),
     click.option("--wider-annotations", type=click.Path(dir_okay=False), help="WIDER annotation file, for a non-standard layout."),
     click.option("--wider-images", type=click.Path(file_okay=False), help="WIDER image folder, for a non-standard layout."),
     click.option("--wider-flat", is_flag=True, help="The WIDER annotations are the flat MTCNN list (path x1 y1 x2 y2 ...)."),
-    click.option("--lfw-net", type=click.Path(file_okay=False), help="LFW_NET root (trainImageList.txt, net_7876/, lfw_5590/): landmark samples."),
-    click.option("--lfw-split", type=click.Choice(["train", "test"]), default="train", show_default=True),
-    click.option("--celeba", type=click.Path(file_okay=False), help="CelebA root (Anno/, Eval/, img_celeba/): landmark samples."),
-    click.option("--celeba-split", type=click.Choice(["all", "train", "val", "test"]), default="train", show_default=True),
-    click.option("--celeba-aligned", is_flag=True, help="Use the aligned CelebA images (box derived from the landmarks)."),
+    *landmark_set_options(),
 )
 
 filter_options = _stack(
@@ -95,8 +116,7 @@ def source_kwargs(kw: dict):
         max_occlusion=kw.pop("max_occlusion"),
         drop_atypical_pose=kw.pop("drop_atypical_pose"),
     )
-    names = ("wider", "split", "wider_annotations", "wider_images", "wider_flat", "lfw_net", "lfw_split",
-             "celeba", "celeba_split", "celeba_aligned")
+    names = ("wider", "split", "wider_annotations", "wider_images", "wider_flat", *landmark_set_names())
     return SourceOptions(filters=filters, **{n: kw.pop(n) for n in names})
 
 

@@ -178,3 +178,116 @@ def _write_celeba_list(path: Path, count: str, header: str, rows) -> Path:
     body = [f"{image_id} " + " ".join(f"{v:>4d}" for v in values) for image_id, values in rows]
     path.write_bytes(("\r\n".join([count, header] + body) + "\r\n").encode("utf-8"))
     return path
+
+
+# ------------------------------------------------------------------ registry contract
+# One writer per registered dataset kind: ``writer(files, images, split)`` writes the
+# annotation files at the paths the registry entry describes (role -> path) and JPEGs
+# under ``images``, and returns what a reader must yield, in order: a list of
+# ``(relative path, boxes x1 y1 x2 y2 exclusive (N, 4), landmarks (N, 5, 2) or None)``.
+# tests/test_dataset_registry.py runs every registered kind through its writer.
+
+_FAKE_FACES = [  # relpath, width, height, boxes x y w h
+    ("0--Parade/0_Parade_a_1.jpg", 96, 80, [(4, 5, 30, 36), (50, 10, 24, 24)]),
+    ("0--Parade/0_Parade_b_2.jpg", 64, 48, []),
+    ("1--Handshaking/1_Handshaking_c_3.jpg", 80, 64, [(10, 8, 40, 44)]),
+]
+
+
+def _xyxy(box) -> list:
+    x, y, w, h = box[:4]
+    return [x, y, x + w, y + h]
+
+
+def _expected(relpath, boxes_xywh, landmarks=None):
+    boxes = np.asarray([_xyxy(b) for b in boxes_xywh], dtype=np.float32).reshape(-1, 4)
+    return relpath, boxes, None if landmarks is None else np.asarray(landmarks, np.float32).reshape(-1, 5, 2)
+
+
+def _write_images(folder: Path, images) -> None:
+    for relpath, width, height, boxes in images:
+        write_jpeg(folder / relpath, width, height, [_xyxy(b) for b in boxes])
+
+
+def fake_wider(files, images, split):
+    path = files["annotations"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [line for relpath, _, _, boxes in _FAKE_FACES for line in _wider_block(relpath, boxes, split, 10)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="")
+    _write_images(images, _FAKE_FACES)
+    return [_expected(relpath, boxes) for relpath, _, _, boxes in _FAKE_FACES]
+
+
+def fake_wider_flat(files, images, split):
+    make_wider_flat(files["annotations"], [(r, [_xyxy(b) for b in boxes]) for r, _, _, boxes in _FAKE_FACES])
+    _write_images(images, _FAKE_FACES)
+    return [_expected(relpath, boxes) for relpath, _, _, boxes in _FAKE_FACES]
+
+
+def fake_lfw_net(files, images, split):
+    entries = [(f"net_7876\\{split}_{i}.jpg", 80, 80, (10 + i, 60 + i, 12, 62)) for i in range(3)]
+    lines, expected = [], []
+    for written, width, height, (left, right, top, bottom) in entries:
+        lm = landmarks_in_box(left, top, right, bottom)
+        lines.append(f"{written} {left} {right} {top} {bottom} " + " ".join(f"{v:.6f}" for v in lm.reshape(-1)))
+        relpath = written.replace("\\", "/")
+        write_jpeg(images / relpath, width, height, [(left, top, right, bottom)])
+        expected.append(_expected(relpath, [(left, top, right - left, bottom - top)], lm))
+    files["annotations"].parent.mkdir(parents=True, exist_ok=True)
+    files["annotations"].write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    return expected
+
+
+_CELEBA_CODES = {"train": 0, "val": 1, "test": 2}
+
+
+def _fake_celeba_entries():
+    out = []
+    for i in range(6):
+        box = (10 + i, 12, 50, 60)
+        lm = np.round(landmarks_in_box(*_xyxy(box)))
+        out.append((f"{i + 1:06d}.jpg", box, lm, i % 3))
+    return out
+
+
+def _write_celeba_common(files, entries):
+    count = str(len(entries))
+    for role in files:
+        files[role].parent.mkdir(parents=True, exist_ok=True)
+    lm_rows = [(image_id, [int(v) for v in lm.reshape(-1)]) for image_id, _, lm, _ in entries]
+    _write_celeba_list(files["landmarks"], count, _LANDMARK_HEADER, lm_rows)
+    files["partition"].write_bytes("".join(f"{e[0]} {e[3]}\r\n" for e in entries).encode())
+
+
+def _celeba_wanted(entries, split):
+    return [e for e in entries if split == "all" or e[3] == _CELEBA_CODES[split]]
+
+
+def fake_celeba(files, images, split):
+    entries = _fake_celeba_entries()
+    _write_celeba_common(files, entries)
+    _write_celeba_list(files["bbox"], str(len(entries)), "image_id x_1 y_1 width height",
+                       [(image_id, list(box)) for image_id, box, _, _ in entries])
+    for image_id, box, _, _ in entries:
+        write_jpeg(images / image_id, 100, 90, [_xyxy(box)])
+    return [_expected(image_id, [box], lm) for image_id, box, lm, _ in _celeba_wanted(entries, split)]
+
+
+def fake_celeba_aligned(files, images, split):
+    """Boxes of aligned CelebA are derived from the landmarks: ``None`` here (not compared)."""
+    entries = _fake_celeba_entries()
+    _write_celeba_common(files, entries)
+    for image_id, box, _, _ in entries:
+        write_jpeg(images / image_id, 100, 90, [_xyxy(box)])
+    return [(image_id, None, np.asarray(lm, np.float32).reshape(1, 5, 2))
+            for image_id, _, lm, _ in _celeba_wanted(entries, split)]
+
+
+#: registry kind -> its fake-tree writer.
+FAKE_WRITERS = {
+    "wider": fake_wider,
+    "wider_flat": fake_wider_flat,
+    "lfw_net": fake_lfw_net,
+    "celeba": fake_celeba,
+    "celeba_aligned": fake_celeba_aligned,
+}

@@ -1,4 +1,9 @@
-"""Counts of a dataset's annotations, checked against the official release (``manifests/``).
+"""Counts of a dataset's annotations, checked against the official release figures.
+
+The release figures (``manifests/<name>.json``, installed as ``mtcnn_data.manifests``)
+are public counts of the official downloads; which file belongs to a dataset is its
+registry entry's ``figures`` (:mod:`mtcnn_data.io.datasets`). They are not the
+``manifest.json`` of a run.
 
 Boxes are ``x1, y1, x2, y2`` with exclusive ``x2, y2`` (see :mod:`mtcnn_data`).
 Counting reads the annotation files only, never an image. ``faces`` counts every
@@ -18,6 +23,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
+from ..io.datasets import figures_name
 from ..io.files import file_digest, manifests_dir
 from ..core.filtering import DROP_REASONS, min_side
 from ..io.records import ImageRecord
@@ -27,7 +33,7 @@ __all__ = [
     "AnnotationStats",
     "Check",
     "collect_stats",
-    "load_manifest",
+    "load_release_figures",
     "expected_figures",
     "compare_figures",
     "check_md5",
@@ -113,22 +119,27 @@ def _size_histogram(boxes: np.ndarray) -> np.ndarray:
     return np.bincount(np.clip(bins, 0, None), minlength=len(SIZE_BINS))
 
 
-def load_manifest(name: str) -> dict:
-    """The JSON manifest ``manifests/<name>.json`` (``wider_face``, ``lfw_net``, ``celeba``)."""
+def load_release_figures(name: str) -> dict:
+    """The release figures ``manifests/<name>.json`` (``wider_face``, ``lfw_net``, ``celeba``)."""
     return json.loads((manifests_dir() / f"{name}.json").read_text(encoding="utf-8"))
 
 
 def expected_figures(dataset_name: str, split: Optional[str]) -> Dict[str, int]:
-    """The official figures for a dataset and split, ``{}`` when none are kept."""
-    if dataset_name == "celeba":
-        manifest = load_manifest("celeba")
-        if split in (None, "all"):
-            out = {"images": manifest["images"]}
-            out.update({f"partition.{k}": v for k, v in manifest["partition"].items()})
-            return out
-        return {"images": manifest["partition"][split]}
-    manifest = load_manifest({"wider": "wider_face"}.get(dataset_name, dataset_name))
-    return dict(manifest["splits"].get(split, {}))
+    """The official figures for a dataset and split, ``{}`` when none are kept.
+
+    A figures file states them per split (``"splits"``), or, for a dataset with one list
+    and a partition (CelebA), ``"images"`` and ``"partition"`` per split."""
+    name = figures_name(dataset_name)
+    if name is None:
+        return {}
+    figures = load_release_figures(name)
+    if "splits" in figures:
+        return dict(figures["splits"].get(split, {}))
+    if split in (None, "all"):
+        out = {"images": figures["images"]}
+        out.update({f"partition.{k}": v for k, v in figures["partition"].items()})
+        return out
+    return {"images": figures["partition"][split]}
 
 
 def compare_figures(stats: AnnotationStats, expected: Dict[str, int]) -> List[Check]:
@@ -137,9 +148,9 @@ def compare_figures(stats: AnnotationStats, expected: Dict[str, int]) -> List[Ch
     return [Check(name, value, actual[name]) for name, value in expected.items() if name in actual]
 
 
-def check_md5(files: Dict[str, Path]) -> List[Check]:
-    """md5 of CelebA annotation files against the published table (``celeba.json``)."""
-    published = load_manifest("celeba")["md5"]
+def check_md5(files: Dict[str, Path], published: Dict[str, str]) -> List[Check]:
+    """md5 of annotation files against a published table (``"md5"`` of a figures file,
+    keyed ``<folder>/<file>``: CelebA's)."""
     checks = []
     for path in files.values():
         key = f"{Path(path).parent.name}/{Path(path).name}"
@@ -152,8 +163,9 @@ def run_report(dataset) -> Tuple[str, bool]:
     """Count a :class:`~mtcnn_data.io.datasets.Dataset`, compare, and return ``(text, all_ok)``."""
     stats = collect_stats(dataset.records())
     checks = compare_figures(stats, expected_figures(dataset.name, dataset.split))
-    if dataset.name == "celeba":
-        checks += check_md5(dataset.annotation_files)
+    name = figures_name(dataset.name)
+    if name is not None:
+        checks += check_md5(dataset.annotation_files, load_release_figures(name).get("md5", {}))
     files = ", ".join(str(p) for p in dataset.annotation_files.values())
     title = f"{dataset.kind} split={dataset.split}: {files}"
     return format_report(title, stats, checks), all(c.ok for c in checks)
