@@ -24,7 +24,7 @@ def gen_pnet(**kw):
     """Cut balanced P-Net training data (12x12 crops) into HDF5 shards in --out.
 
     Positives, parts and negatives come from --wider; landmark samples from
-    --lfw-net or --celeba. With no source option the bundled sample dataset is
+    --lfw-net, --celeba or --retinaface. With no source option the bundled sample dataset is
     used. Check the result with `mtcnn-data verify OUT`.
     """
     from ..core.sampling import LandmarkSampling, PNetSampling
@@ -34,7 +34,7 @@ def gen_pnet(**kw):
     sources_opts = source_kwargs(kw)
     run_opts = run_kwargs(kw)
     if sources_opts.empty:
-        click.echo("No --wider/--lfw-net/--celeba given: using the bundled sample dataset.", err=True)
+        click.echo("No --wider/--lfw-net/--celeba/--retinaface given: using the bundled sample dataset.", err=True)
     sources = build_sources(sources_opts)
     faces = PNetSampling(negatives_per_image=kw["negatives_per_image"], near_negatives_per_face=kw["near_negatives_per_face"],
                          jitter_per_face=kw["jitter_per_face"], min_face=kw["min_face"])

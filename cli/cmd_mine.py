@@ -31,7 +31,7 @@ def mine(**kw):
 
     P-Net (and R-Net for --stage onet) runs over the --wider images; every surviving
     candidate is cropped as the next stage sees it, labelled by IoU with all faces,
-    and balanced with landmark samples from --lfw-net/--celeba.
+    and balanced with landmark samples from --lfw-net/--celeba/--retinaface.
     """
     from ..core.sampling import LandmarkSampling
     from ..jobs.mine import STAGE_SIZES, MineSettings
@@ -42,7 +42,7 @@ def mine(**kw):
     sources_opts = source_kwargs(kw)
     run_opts = run_kwargs(kw)
     if sources_opts.empty:
-        click.echo("No --wider/--lfw-net/--celeba given: using the bundled sample dataset.", err=True)
+        click.echo("No --wider/--lfw-net/--celeba/--retinaface given: using the bundled sample dataset.", err=True)
     detector = {"min_face": kw["min_face"], "factor": kw["factor"], "thresholds": kw["thresholds"], "device": kw["device"]}
     threads = max(1, (os.cpu_count() or 1) // run_opts.workers)
     settings = MineSettings(

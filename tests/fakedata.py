@@ -27,14 +27,30 @@ __all__ = [
     "make_wider_flat",
     "make_lfw_net",
     "make_celeba",
+    "make_retinaface",
     "landmarks_in_box",
     "write_jpeg",
+    "assert_malformed",
 ]
 
 WIDER_ATTRS_ZERO = (0, 0, 0, 0, 0, 0)
 _LANDMARK_HEADER = (
     "lefteye_x lefteye_y righteye_x righteye_y nose_x nose_y leftmouth_x leftmouth_y rightmouth_x rightmouth_y"
 )
+
+
+def assert_malformed(reader, path: Path, text: str, line: int, expected: str) -> None:
+    """Write ``text`` to ``path`` and check that reading it raises AnnotationError
+    ``PATH:LINE: expected EXPECTED...``."""
+    import re
+
+    import pytest
+
+    from mtcnn_data.errors import AnnotationError
+
+    path.write_text(text)
+    with pytest.raises(AnnotationError, match=re.escape(f"{path}:{line}: expected {expected}")):
+        list(reader(path))
 
 
 def write_jpeg(path: Path, width: int, height: int, boxes_xyxy: Iterable = (), seed: int = 0) -> Path:
@@ -283,6 +299,40 @@ def fake_celeba_aligned(files, images, split):
             for image_id, _, lm, _ in _celeba_wanted(entries, split)]
 
 
+def make_retinaface(path, images: Sequence[Tuple[str, Sequence[Sequence[float]]]], landmarks: bool = True) -> Path:
+    """Write a RetinaFace ``label.txt`` in the exact format of ``retinaface_gt_v1.1.zip``.
+
+    ``images``: ``(relpath, faces)``; a face is ``(x, y, w, h)`` plus, with ``landmarks``
+    (the train file), ``points`` (5, 2) or ``None`` for a face without landmarks (all
+    fifteen values ``-1.0``), and the confidence. Train lines:
+    ``x y w h l0x l0y 0.0 ... l4x l4y 0.0 conf``; val lines: ``x y w h``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for relpath, faces in images:
+        lines.append(f"# {relpath}")
+        for face in faces:
+            x, y, w, h = face[:4]
+            if not landmarks:
+                lines.append(f"{x} {y} {w} {h}")
+                continue
+            points, conf = face[4], face[5]
+            triples = ["-1.0 -1.0 -1.0"] * 5 if points is None else [f"{px:.3f} {py:.3f} 0.0" for px, py in points]
+            lines.append(f"{x} {y} {w} {h} " + " ".join(triples) + f" {conf}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="")
+    return path
+
+
+def fake_retinaface(files, images, split):
+    train = split == "train"
+    faces = [(r, [tuple(b) + (landmarks_in_box(*_xyxy(b)), 0.89) for b in boxes]) for r, _, _, boxes in _FAKE_FACES]
+    make_retinaface(files["annotations"], faces, landmarks=train)
+    _write_images(images, _FAKE_FACES)
+    return [_expected(r, boxes, np.asarray([f[4] for f in fs]) if train else None)
+            for (r, _, _, boxes), (_, fs) in zip(_FAKE_FACES, faces)]
+
+
 #: registry kind -> its fake-tree writer.
 FAKE_WRITERS = {
     "wider": fake_wider,
@@ -290,4 +340,5 @@ FAKE_WRITERS = {
     "lfw_net": fake_lfw_net,
     "celeba": fake_celeba,
     "celeba_aligned": fake_celeba_aligned,
+    "retinaface": fake_retinaface,
 }

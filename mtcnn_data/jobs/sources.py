@@ -16,7 +16,7 @@ class SourceOptions:
 
     ``wider`` is a WIDER FACE root (or ``wider_annotations`` + ``wider_images``
     for another layout; ``wider_flat`` reads the flat MTCNN list format);
-    ``lfw_net`` / ``celeba`` are landmark-set roots, one field (and a ``*_split``)
+    ``lfw_net`` / ``celeba`` / ``retinaface`` are landmark-set roots, one field (and a ``*_split``)
     per landmark kind of the dataset registry. With none of them the bundled sample
     (WIDER-format boxes, CelebA-format landmarks) is used.
     """
@@ -31,6 +31,8 @@ class SourceOptions:
     celeba: Optional[str] = None
     celeba_split: str = "train"
     celeba_aligned: bool = False
+    retinaface: Optional[str] = None
+    retinaface_split: str = "train"
     filters: FilterConfig = field(default_factory=FilterConfig)
 
     @property

@@ -33,6 +33,13 @@ and their trees (the official releases, unpacked)::
     ├── lfw_5590/*.jpg
     └── net_7876/*.jpg
 
+    RetinaFace labels of WIDER FACE ("retinaface")
+    ROOT/
+    ├── train/label.txt                     (boxes + 5 landmarks)
+    ├── val/label.txt                       (boxes only)
+    ├── train/images/<event>/*.jpg          (or WIDER_train/images/: a WIDER FACE root)
+    └── val/images/<event>/*.jpg            (or WIDER_val/images/)
+
 Explicit paths (``annotations=``, ``images=``, ``bbox=``, ``landmarks=``,
 ``partition=``) override the layout for non-standard folders.
 
@@ -53,7 +60,7 @@ from ...core.filtering import FilterConfig
 from ...errors import DatasetError, LayoutError
 from ..images import image_size
 from ..records import ImageRecord
-from . import celeba, lfw_net, wider
+from . import celeba, lfw_net, retinaface, wider
 from .kind import DatasetKind
 
 __all__ = ["REGISTRY", "KINDS", "TREES", "DatasetKind", "Dataset", "resolve_dataset", "landmark_sets",
@@ -61,7 +68,7 @@ __all__ = ["REGISTRY", "KINDS", "TREES", "DatasetKind", "Dataset", "resolve_data
 
 #: kind -> its description, in the order the CLI lists them.
 REGISTRY: Dict[str, DatasetKind] = {
-    entry.kind: entry for entry in (*wider.KINDS, *lfw_net.KINDS, *celeba.KINDS)
+    entry.kind: entry for entry in (*wider.KINDS, *lfw_net.KINDS, *celeba.KINDS, *retinaface.KINDS)
 }
 KINDS = tuple(REGISTRY)
 #: kind -> the folder tree a LayoutError draws.
