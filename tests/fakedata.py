@@ -15,6 +15,13 @@ terms (WIDER/CelebA ``x y w h``, LFW_NET ``left right top bottom``).
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Iterable, Optional, Sequence, Tuple
 
@@ -31,6 +38,14 @@ __all__ = [
     "landmarks_in_box",
     "write_jpeg",
     "assert_malformed",
+    "run_cli",
+    "gen",
+    "shard_bytes",
+    "KillOnce",
+    "kill_one_worker_in_plan",
+    "command",
+    "signal_mid_run",
+    "stop_then_resume",
 ]
 
 WIDER_ATTRS_ZERO = (0, 0, 0, 0, 0, 0)
@@ -342,3 +357,96 @@ FAKE_WRITERS = {
     "celeba_aligned": fake_celeba_aligned,
     "retinaface": fake_retinaface,
 }
+
+
+# ------------------------------------------------------------------ running the CLI, and killing runs
+# Shared by test_gen_pnet, test_faults, test_bad_input and test_backends. ``dataset`` is
+# the folder of the ``dataset`` fixture (conftest.py): ``wider/`` and ``lfw/``.
+
+
+def run_cli(*args):
+    from click.testing import CliRunner
+
+    from mtcnn_data.cli.main import cli
+
+    return CliRunner().invoke(cli, list(map(str, args)))
+
+
+def gen(dataset, out, *extra):
+    return run_cli("gen-pnet", "--wider", dataset / "wider", "--lfw-net", dataset / "lfw", "--out", out, *extra)
+
+
+def shard_bytes(out):
+    return {p.name: p.read_bytes() for p in sorted(Path(out).glob("*.h5"))}
+
+
+class KillOnce:
+    """A plan function that kills its own worker process (SIGKILL) the first time it
+    plans unit ``victim``, and records every run of every unit in ``state``."""
+
+    def __init__(self, plan, victim: int, state: Path):
+        self.plan, self.victim, self.state = plan, victim, Path(state)
+        self.driver = os.getpid()
+
+    def __call__(self, unit):
+        (self.state / f"run-{unit.index}-{uuid.uuid4().hex}").touch()
+        if unit.index == self.victim and self._first_time():
+            if os.getpid() == self.driver:
+                raise RuntimeError("KillOnce refuses to kill the test process: run it on workers")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self.plan(unit)
+
+    def _first_time(self) -> bool:
+        try:
+            os.close(os.open(self.state / "killed", os.O_CREAT | os.O_EXCL))
+            return True
+        except FileExistsError:
+            return False
+
+    @staticmethod
+    def runs(state: Path) -> Counter:
+        return Counter(int(p.name.split("-")[1]) for p in Path(state).glob("run-*"))
+
+
+def kill_one_worker_in_plan(monkeypatch, victim: int, state: Path) -> None:
+    """Make gen-pnet's planner kill its worker on unit ``victim`` once."""
+    from mtcnn_data.jobs import gen_pnet as gen_pnet_module
+
+    real = gen_pnet_module.PlanPnet
+    state.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setattr(gen_pnet_module, "PlanPnet", lambda *a: KillOnce(real(*a), victim, state))
+
+
+def command(dataset, out, *extra):
+    exe = Path(sys.executable).with_name("mtcnn-data")
+    base = [str(exe)] if exe.exists() else [sys.executable, "-m", "mtcnn_data.cli.main"]
+    return base + ["gen-pnet", "--wider", str(dataset / "wider"), "--lfw-net", str(dataset / "lfw"),
+                   "--out", str(out), *extra]
+
+
+def signal_mid_run(cmd, out: Path, sig: int, timeout: float = 120):
+    """Start ``cmd`` in its own process group; send ``sig`` to the whole group once the
+    first unit is planned. Returns the finished process and its stderr."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    cand = out / ".incomplete" / "cand"
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None and not (cand.exists() and any(cand.glob("*.npy"))):
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    os.killpg(proc.pid, sig)
+    _, err = proc.communicate(timeout=60)
+    return proc, err
+
+
+def stop_then_resume(dataset, out: Path, sig: int, options, reference) -> str:
+    """Send ``sig`` to a run mid-way, check nothing is in DIR, resume to the reference
+    bytes; returns the stopped run's stderr."""
+    proc, err = signal_mid_run(command(dataset, out, *options), out, sig)
+    assert proc.returncode == (130 if sig == signal.SIGINT else -sig), err
+    assert not (out / "manifest.json").exists() and not list(out.glob("*.h5"))
+    run = subprocess.run(command(dataset, out, *options, "--resume"), capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert shard_bytes(out) == reference
+    assert not list(out.rglob("*.tmp"))
+    return err
