@@ -12,21 +12,34 @@ import sys
 import click
 
 from ..core.filtering import FilterConfig
-from ..io.datasets import resolve_dataset
+from ..io.datasets import REGISTRY, kind_for, resolve_dataset, variants_of
 from ..tools import annotations as report
 
 _PATH = click.Path(path_type=str)
 
 
+def _dataset_options(fn):
+    """``--ROOT`` per base kind and ``--VARIANT`` per variant of the dataset registry
+    (``--wider``, ``--flat``, ``--lfw-net``, ``--celeba``, ``--aligned``, ...)."""
+    for entry in reversed(tuple(REGISTRY.values())):
+        if entry.variant:
+            fn = click.option(f"--{entry.variant}", f"variant_{entry.variant}", is_flag=True,
+                              help=f"{entry.title}: {entry.help}")(fn)
+        else:
+            fn = click.option(f"--{entry.option.replace('_', '-')}", f"root_{entry.option}", type=_PATH,
+                              help=entry.help)(fn)
+    return fn
+
+
+def _split_help() -> str:
+    bases = [e for e in REGISTRY.values() if e.variant is None]
+    return "; ".join(f"{e.option.replace('_', '-')}: {'|'.join(e.splits)} (default {e.splits[0]})" for e in bases)
+
+
 @click.command("annotations")
-@click.option("--wider", "wider_root", type=_PATH, help="WIDER FACE root (wider_face_split/, WIDER_train/ ...).")
-@click.option("--celeba", "celeba_root", type=_PATH, help="CelebA root (Anno/, Eval/, img_celeba/ ...).")
-@click.option("--lfw-net", "lfw_root", type=_PATH, help="LFW_NET root (trainImageList.txt, testImageList.txt).")
-@click.option("--aligned", is_flag=True, help="CelebA: aligned landmarks, box derived from them.")
-@click.option("--flat", is_flag=True, help="WIDER: --annotations is a flat 'path x1 y1 x2 y2 ...' list.")
-@click.option("--split", default=None, help="wider: train|val; lfw-net: train|test; celeba: all|train|val|test "
-              "[default: train for wider and lfw-net, all for celeba].")
-@click.option("--annotations", type=_PATH, help="Explicit list file (WIDER, LFW_NET) instead of the layout's.")
+@_dataset_options
+@click.option("--split", default=None, help=_split_help() + ".")
+@click.option("--annotations", type=_PATH, help="Explicit list file (WIDER, LFW_NET, RetinaFace) instead of the layout's.")
 @click.option("--bbox", type=_PATH, help="Explicit CelebA list_bbox_celeba.txt.")
 @click.option("--landmarks", type=_PATH, help="Explicit CelebA landmark list.")
 @click.option("--partition", type=_PATH, help="Explicit CelebA list_eval_partition.txt.")
@@ -36,12 +49,12 @@ _PATH = click.Path(path_type=str)
 @click.option("--max-occlusion", type=click.IntRange(0, 2), default=None, help="Drop WIDER boxes with occlusion above this (0-2).")
 @click.option("--drop-atypical-pose", is_flag=True, help="Drop WIDER boxes with pose=1.")
 @click.option("--no-fail", is_flag=True, help="Report mismatches with the official figures but exit 0.")
-def annotations(wider_root, celeba_root, lfw_root, aligned, flat, split, annotations, bbox, landmarks, partition,
-                min_size, keep_invalid, max_blur, max_occlusion, drop_atypical_pose, no_fail):
+def annotations(split, annotations, bbox, landmarks, partition,
+                min_size, keep_invalid, max_blur, max_occlusion, drop_atypical_pose, no_fail, **datasets):
     """Parse a dataset's annotations (no image is decoded), print images, faces, empty
     images, dropped boxes by reason and a face-size histogram, and compare them with the
     official release (and, for CelebA, the md5 of the annotation files)."""
-    kind, root = _pick_dataset(wider_root, celeba_root, lfw_root, aligned, flat, annotations, bbox, landmarks)
+    kind, root = _pick_dataset(datasets, annotations, bbox, landmarks)
     filters = FilterConfig(drop_invalid=not keep_invalid, min_size=min_size, max_blur=max_blur,
                            max_occlusion=max_occlusion, drop_atypical_pose=drop_atypical_pose)
     dataset = resolve_dataset(kind, root, split=split, filters=filters, require_images=False,
@@ -52,23 +65,25 @@ def annotations(wider_root, celeba_root, lfw_root, aligned, flat, split, annotat
         sys.exit(1)
 
 
-def _pick_dataset(wider_root, celeba_root, lfw_root, aligned, flat, annotations, bbox, landmarks):
-    given = [(k, r) for k, r in (("wider", wider_root), ("celeba", celeba_root), ("lfw_net", lfw_root)) if r]
+def _pick_dataset(datasets: dict, annotations, bbox, landmarks):
+    """``(kind, root)`` from the root options and variant flags."""
+    roots = {e.option: datasets[f"root_{e.option}"] for e in REGISTRY.values() if e.variant is None}
+    given = [(option, root) for option, root in roots.items() if root]
+    names = ", ".join(f"--{o.replace('_', '-')}" for o in roots)
     if len(given) > 1:
-        raise click.UsageError("give one of --wider, --celeba, --lfw-net")
+        raise click.UsageError(f"give one of {names}")
     if not given:
-        given = [_kind_from_explicit(annotations, bbox, landmarks, aligned)]
-    kind, root = given[0]
-    if kind == "celeba" and aligned:
-        kind = "celeba_aligned"
-    if kind == "wider" and flat:
-        kind = "wider_flat"
-    return kind, root
+        given = [_celeba_from_explicit(bbox, landmarks, datasets.get("variant_aligned"), annotations, names)]
+    option, root = given[0]
+    for variant in variants_of(option):
+        if datasets[f"variant_{variant.variant}"]:
+            return variant.kind, root
+    return kind_for(option).kind, root
 
 
-def _kind_from_explicit(annotations, bbox, landmarks, aligned):
+def _celeba_from_explicit(bbox, landmarks, aligned, annotations, names):
     if bbox or (landmarks and aligned):
         return "celeba", None
     if annotations:
-        raise click.UsageError("with --annotations, also say which format: --wider ROOT or --lfw-net ROOT")
-    raise click.UsageError("give one of --wider ROOT, --celeba ROOT, --lfw-net ROOT")
+        raise click.UsageError(f"with --annotations, also say which format: one of {names} ROOT")
+    raise click.UsageError(f"give one of {names} ROOT")

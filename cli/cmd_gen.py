@@ -28,7 +28,7 @@ def gen_pnet(**kw):
     """Cut balanced P-Net training data (12x12 crops) into HDF5 shards in --out.
 
     Positives, parts and negatives come from --wider; landmark samples from
-    --lfw-net or --celeba. With no source option the bundled sample dataset is
+    --lfw-net, --celeba or --retinaface. With no source option the bundled sample dataset is
     used. Check the result with `mtcnn-data verify OUT`.
     """
     from ..jobs.config import GenPnetConfig

@@ -33,7 +33,7 @@ def mine(**kw):
 
     P-Net (and R-Net for --stage onet) runs over the --wider images; every surviving
     candidate is cropped as the next stage sees it, labelled by IoU with all faces,
-    and balanced with landmark samples from --lfw-net/--celeba.
+    and balanced with landmark samples from --lfw-net/--celeba/--retinaface.
     """
     from ..jobs.config import MineConfig
     from ..jobs.mine import mine_config

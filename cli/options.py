@@ -79,19 +79,27 @@ def device_option(help_text="Where the networks run: cpu, cuda or cuda:N (refuse
     return click.option("--device", default="cpu", show_default=True, callback=parse_device, help=help_text)
 
 
+def landmark_set_options():
+    """``--ROOT``, ``--ROOT-split`` and each variant flag of every landmark kind in the
+    dataset registry (LFW_NET, CelebA, ...), in registry order."""
+    from ..io.datasets import landmark_sets, variants_of
+    from ..jobs.config import option_name as _flag
+
+    for entry in landmark_sets():
+        yield click.option(_flag(entry.option), type=click.Path(file_okay=False), help=entry.help)
+        yield click.option(_flag(entry.split_option), type=click.Choice(entry.splits), default=entry.source_split,
+                           show_default=True, help=f"{entry.title} split.")
+        for variant in variants_of(entry.option):
+            yield click.option(_flag(variant.variant_option), is_flag=True, help=variant.help)
+
+
 source_options = _stack(
     click.option("--wider", type=click.Path(file_okay=False), help="WIDER FACE root (wider_face_split/, WIDER_<split>/images/)."),
     click.option("--split", type=click.Choice(["train", "val"]), default="train", show_default=True, help="WIDER split."),
     click.option("--wider-annotations", type=click.Path(dir_okay=False), help="WIDER annotation file, for a non-standard layout."),
     click.option("--wider-images", type=click.Path(file_okay=False), help="WIDER image folder, for a non-standard layout."),
     click.option("--wider-flat", is_flag=True, help="The WIDER annotations are the flat MTCNN list (path x1 y1 x2 y2 ...)."),
-    click.option("--lfw-net", type=click.Path(file_okay=False), help="LFW_NET root (trainImageList.txt, net_7876/, lfw_5590/): landmark samples."),
-    click.option("--lfw-split", type=click.Choice(["train", "test"]), default="train", show_default=True,
-                 help="LFW_NET list: trainImageList.txt (train) or testImageList.txt (test)."),
-    click.option("--celeba", type=click.Path(file_okay=False), help="CelebA root (Anno/, Eval/, img_celeba/): landmark samples."),
-    click.option("--celeba-split", type=click.Choice(["all", "train", "val", "test"]), default="train", show_default=True,
-                 help="CelebA partition (Eval/list_eval_partition.txt); 'all' needs no partition file."),
-    click.option("--celeba-aligned", is_flag=True, help="Use the aligned CelebA images (box derived from the landmarks)."),
+    *landmark_set_options(),
     click.option("--max-images", type=click.IntRange(1), help="Only the first N images of each dataset, in annotation "
                  "order (a quick trial run; recorded in the manifest)."),
 )
@@ -141,7 +149,7 @@ def split_options(config_class, kw: dict):
     if kw:
         raise TypeError(f"options {sorted(kw)} are neither settings of {config_class.__name__} nor in RUN_OPTIONS {RUN_OPTIONS}")
     if config.uses_sample:
-        click.echo("No --wider/--lfw-net/--celeba given: using the bundled sample dataset.", err=True)
+        click.echo("No --wider/--lfw-net/--celeba/--retinaface given: using the bundled sample dataset.", err=True)
     return out, config, run
 
 

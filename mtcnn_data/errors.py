@@ -25,6 +25,10 @@ class LayoutError(MtcnnDataError, FileNotFoundError):
     """A dataset root, list or image folder is missing or not where the layout puts it."""
 
 
+class DatasetError(MtcnnDataError, ValueError):
+    """A dataset kind or split that the registry does not have."""
+
+
 class ImageError(MtcnnDataError):
     """An image cannot be read, is refused (too large), or does not match its annotation."""
 

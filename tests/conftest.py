@@ -21,7 +21,8 @@ def realdata() -> Path:
 
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
-    """The bundled sample cut into 4 small shards (81, 81, 81, 16 samples)."""
+    """The bundled sample cut into several small shards (``--shard-mb 0.04``); counts
+    come from its manifest (:func:`shard_layout`), never from literals of one run."""
     from click.testing import CliRunner
 
     from mtcnn_data.cli.main import cli
@@ -30,6 +31,20 @@ def shards(tmp_path_factory):
     result = CliRunner().invoke(cli, ["gen-pnet", "--out", str(out), "--shard-mb", "0.04"])
     assert result.exit_code == 0, result.output
     return out
+
+
+@pytest.fixture(scope="module")
+def shard_layout(shards):
+    """What the manifest of ``shards`` says: ``samples`` (total), ``starts`` (first row of
+    each shard, in order), ``totals`` (per class) and ``manifest``."""
+    import json
+
+    manifest = json.loads((shards / "manifest.json").read_text())
+    counts = [entry["count"] for entry in manifest["shards"]]
+    assert len(counts) > 2, "the fixture must span several shards"
+    starts = [sum(counts[:i]) for i in range(len(counts))]
+    return {"samples": manifest["totals"]["samples"], "starts": starts, "totals": manifest["totals"],
+            "manifest": manifest}
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,13 @@ terms (WIDER/CelebA ``x y w h``, LFW_NET ``left right top bottom``).
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Iterable, Optional, Sequence, Tuple
 
@@ -27,14 +34,38 @@ __all__ = [
     "make_wider_flat",
     "make_lfw_net",
     "make_celeba",
+    "make_retinaface",
     "landmarks_in_box",
     "write_jpeg",
+    "assert_malformed",
+    "run_cli",
+    "gen",
+    "shard_bytes",
+    "KillOnce",
+    "kill_one_worker_in_plan",
+    "command",
+    "signal_mid_run",
+    "stop_then_resume",
 ]
 
 WIDER_ATTRS_ZERO = (0, 0, 0, 0, 0, 0)
 _LANDMARK_HEADER = (
     "lefteye_x lefteye_y righteye_x righteye_y nose_x nose_y leftmouth_x leftmouth_y rightmouth_x rightmouth_y"
 )
+
+
+def assert_malformed(reader, path: Path, text: str, line: int, expected: str) -> None:
+    """Write ``text`` to ``path`` and check that reading it raises AnnotationError
+    ``PATH:LINE: expected EXPECTED...``."""
+    import re
+
+    import pytest
+
+    from mtcnn_data.errors import AnnotationError
+
+    path.write_text(text)
+    with pytest.raises(AnnotationError, match=re.escape(f"{path}:{line}: expected {expected}")):
+        list(reader(path))
 
 
 def write_jpeg(path: Path, width: int, height: int, boxes_xyxy: Iterable = (), seed: int = 0) -> Path:
@@ -178,3 +209,244 @@ def _write_celeba_list(path: Path, count: str, header: str, rows) -> Path:
     body = [f"{image_id} " + " ".join(f"{v:>4d}" for v in values) for image_id, values in rows]
     path.write_bytes(("\r\n".join([count, header] + body) + "\r\n").encode("utf-8"))
     return path
+
+
+# ------------------------------------------------------------------ registry contract
+# One writer per registered dataset kind: ``writer(files, images, split)`` writes the
+# annotation files at the paths the registry entry describes (role -> path) and JPEGs
+# under ``images``, and returns what a reader must yield, in order: a list of
+# ``(relative path, boxes x1 y1 x2 y2 exclusive (N, 4), landmarks (N, 5, 2) or None)``.
+# tests/test_dataset_registry.py runs every registered kind through its writer.
+
+_FAKE_FACES = [  # relpath, width, height, boxes x y w h
+    ("0--Parade/0_Parade_a_1.jpg", 96, 80, [(4, 5, 30, 36), (50, 10, 24, 24)]),
+    ("0--Parade/0_Parade_b_2.jpg", 64, 48, []),
+    ("1--Handshaking/1_Handshaking_c_3.jpg", 80, 64, [(10, 8, 40, 44)]),
+]
+
+
+def _xyxy(box) -> list:
+    x, y, w, h = box[:4]
+    return [x, y, x + w, y + h]
+
+
+def _expected(relpath, boxes_xywh, landmarks=None):
+    boxes = np.asarray([_xyxy(b) for b in boxes_xywh], dtype=np.float32).reshape(-1, 4)
+    return relpath, boxes, None if landmarks is None else np.asarray(landmarks, np.float32).reshape(-1, 5, 2)
+
+
+def _write_images(folder: Path, images) -> None:
+    for relpath, width, height, boxes in images:
+        write_jpeg(folder / relpath, width, height, [_xyxy(b) for b in boxes])
+
+
+def fake_wider(files, images, split):
+    path = files["annotations"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [line for relpath, _, _, boxes in _FAKE_FACES for line in _wider_block(relpath, boxes, split, 10)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="")
+    _write_images(images, _FAKE_FACES)
+    return [_expected(relpath, boxes) for relpath, _, _, boxes in _FAKE_FACES]
+
+
+def fake_wider_flat(files, images, split):
+    make_wider_flat(files["annotations"], [(r, [_xyxy(b) for b in boxes]) for r, _, _, boxes in _FAKE_FACES])
+    _write_images(images, _FAKE_FACES)
+    return [_expected(relpath, boxes) for relpath, _, _, boxes in _FAKE_FACES]
+
+
+def fake_lfw_net(files, images, split):
+    entries = [(f"net_7876\\{split}_{i}.jpg", 80, 80, (10 + i, 60 + i, 12, 62)) for i in range(3)]
+    lines, expected = [], []
+    for written, width, height, (left, right, top, bottom) in entries:
+        lm = landmarks_in_box(left, top, right, bottom)
+        lines.append(f"{written} {left} {right} {top} {bottom} " + " ".join(f"{v:.6f}" for v in lm.reshape(-1)))
+        relpath = written.replace("\\", "/")
+        write_jpeg(images / relpath, width, height, [(left, top, right, bottom)])
+        expected.append(_expected(relpath, [(left, top, right - left, bottom - top)], lm))
+    files["annotations"].parent.mkdir(parents=True, exist_ok=True)
+    files["annotations"].write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    return expected
+
+
+_CELEBA_CODES = {"train": 0, "val": 1, "test": 2}
+
+
+def _fake_celeba_entries():
+    out = []
+    for i in range(6):
+        box = (10 + i, 12, 50, 60)
+        lm = np.round(landmarks_in_box(*_xyxy(box)))
+        out.append((f"{i + 1:06d}.jpg", box, lm, i % 3))
+    return out
+
+
+def _write_celeba_common(files, entries):
+    count = str(len(entries))
+    for role in files:
+        files[role].parent.mkdir(parents=True, exist_ok=True)
+    lm_rows = [(image_id, [int(v) for v in lm.reshape(-1)]) for image_id, _, lm, _ in entries]
+    _write_celeba_list(files["landmarks"], count, _LANDMARK_HEADER, lm_rows)
+    files["partition"].write_bytes("".join(f"{e[0]} {e[3]}\r\n" for e in entries).encode())
+
+
+def _celeba_wanted(entries, split):
+    return [e for e in entries if split == "all" or e[3] == _CELEBA_CODES[split]]
+
+
+def fake_celeba(files, images, split):
+    entries = _fake_celeba_entries()
+    _write_celeba_common(files, entries)
+    _write_celeba_list(files["bbox"], str(len(entries)), "image_id x_1 y_1 width height",
+                       [(image_id, list(box)) for image_id, box, _, _ in entries])
+    for image_id, box, _, _ in entries:
+        write_jpeg(images / image_id, 100, 90, [_xyxy(box)])
+    return [_expected(image_id, [box], lm) for image_id, box, lm, _ in _celeba_wanted(entries, split)]
+
+
+def fake_celeba_aligned(files, images, split):
+    """Boxes of aligned CelebA are derived from the landmarks: ``None`` here (not compared)."""
+    entries = _fake_celeba_entries()
+    _write_celeba_common(files, entries)
+    for image_id, box, _, _ in entries:
+        write_jpeg(images / image_id, 100, 90, [_xyxy(box)])
+    return [(image_id, None, np.asarray(lm, np.float32).reshape(1, 5, 2))
+            for image_id, _, lm, _ in _celeba_wanted(entries, split)]
+
+
+def make_retinaface(path, images: Sequence[Tuple[str, Sequence[Sequence[float]]]], landmarks: bool = True) -> Path:
+    """Write a RetinaFace ``label.txt`` in the exact format of ``retinaface_gt_v1.1.zip``.
+
+    ``images``: ``(relpath, faces)``; a face is ``(x, y, w, h)`` plus, with ``landmarks``
+    (the train file), ``points`` (5, 2) or ``None`` for a face without landmarks (all
+    fifteen values ``-1.0``), and the confidence. Train lines:
+    ``x y w h l0x l0y 0.0 ... l4x l4y 0.0 conf``; val lines: ``x y w h``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for relpath, faces in images:
+        lines.append(f"# {relpath}")
+        for face in faces:
+            x, y, w, h = face[:4]
+            if not landmarks:
+                lines.append(f"{x} {y} {w} {h}")
+                continue
+            points, conf = face[4], face[5]
+            triples = ["-1.0 -1.0 -1.0"] * 5 if points is None else [f"{px:.3f} {py:.3f} 0.0" for px, py in points]
+            lines.append(f"{x} {y} {w} {h} " + " ".join(triples) + f" {conf}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="")
+    return path
+
+
+def fake_retinaface(files, images, split):
+    train = split == "train"
+    faces = [(r, [tuple(b) + (landmarks_in_box(*_xyxy(b)), 0.89) for b in boxes]) for r, _, _, boxes in _FAKE_FACES]
+    make_retinaface(files["annotations"], faces, landmarks=train)
+    _write_images(images, _FAKE_FACES)
+    return [_expected(r, boxes, np.asarray([f[4] for f in fs]) if train else None)
+            for (r, _, _, boxes), (_, fs) in zip(_FAKE_FACES, faces)]
+
+
+#: registry kind -> its fake-tree writer.
+FAKE_WRITERS = {
+    "wider": fake_wider,
+    "wider_flat": fake_wider_flat,
+    "lfw_net": fake_lfw_net,
+    "celeba": fake_celeba,
+    "celeba_aligned": fake_celeba_aligned,
+    "retinaface": fake_retinaface,
+}
+
+
+# ------------------------------------------------------------------ running the CLI, and killing runs
+# Shared by test_gen_pnet, test_faults, test_bad_input and test_backends. ``dataset`` is
+# the folder of the ``dataset`` fixture (conftest.py): ``wider/`` and ``lfw/``.
+
+
+def run_cli(*args):
+    from click.testing import CliRunner
+
+    from mtcnn_data.cli.main import cli
+
+    return CliRunner().invoke(cli, list(map(str, args)))
+
+
+def gen(dataset, out, *extra):
+    return run_cli("gen-pnet", "--wider", dataset / "wider", "--lfw-net", dataset / "lfw", "--out", out, *extra)
+
+
+def shard_bytes(out):
+    return {p.name: p.read_bytes() for p in sorted(Path(out).glob("*.h5"))}
+
+
+class KillOnce:
+    """A plan function that kills its own worker process (SIGKILL) the first time it
+    plans unit ``victim``, and records every run of every unit in ``state``."""
+
+    def __init__(self, plan, victim: int, state: Path):
+        self.plan, self.victim, self.state = plan, victim, Path(state)
+        self.driver = os.getpid()
+
+    def __call__(self, unit):
+        (self.state / f"run-{unit.index}-{uuid.uuid4().hex}").touch()
+        if unit.index == self.victim and self._first_time():
+            if os.getpid() == self.driver:
+                raise RuntimeError("KillOnce refuses to kill the test process: run it on workers")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self.plan(unit)
+
+    def _first_time(self) -> bool:
+        try:
+            os.close(os.open(self.state / "killed", os.O_CREAT | os.O_EXCL))
+            return True
+        except FileExistsError:
+            return False
+
+    @staticmethod
+    def runs(state: Path) -> Counter:
+        return Counter(int(p.name.split("-")[1]) for p in Path(state).glob("run-*"))
+
+
+def kill_one_worker_in_plan(monkeypatch, victim: int, state: Path) -> None:
+    """Make gen-pnet's planner kill its worker on unit ``victim`` once."""
+    from mtcnn_data.jobs import gen_pnet as gen_pnet_module
+
+    real = gen_pnet_module.PlanPnet
+    state.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setattr(gen_pnet_module, "PlanPnet", lambda *a: KillOnce(real(*a), victim, state))
+
+
+def command(dataset, out, *extra):
+    exe = Path(sys.executable).with_name("mtcnn-data")
+    base = [str(exe)] if exe.exists() else [sys.executable, "-m", "mtcnn_data.cli.main"]
+    return base + ["gen-pnet", "--wider", str(dataset / "wider"), "--lfw-net", str(dataset / "lfw"),
+                   "--out", str(out), *extra]
+
+
+def signal_mid_run(cmd, out: Path, sig: int, timeout: float = 120):
+    """Start ``cmd`` in its own process group; send ``sig`` to the whole group once the
+    first unit is planned. Returns the finished process and its stderr."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    cand = out / ".incomplete" / "cand"
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None and not (cand.exists() and any(cand.glob("*.npy"))):
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    os.killpg(proc.pid, sig)
+    _, err = proc.communicate(timeout=60)
+    return proc, err
+
+
+def stop_then_resume(dataset, out: Path, sig: int, options, reference) -> str:
+    """Send ``sig`` to a run mid-way, check nothing is in DIR, resume to the reference
+    bytes; returns the stopped run's stderr."""
+    proc, err = signal_mid_run(command(dataset, out, *options), out, sig)
+    assert proc.returncode == (130 if sig == signal.SIGINT else -sig), err
+    assert not (out / "manifest.json").exists() and not list(out.glob("*.h5"))
+    run = subprocess.run(command(dataset, out, *options, "--resume"), capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert shard_bytes(out) == reference
+    assert not list(out.rglob("*.tmp"))
+    return err

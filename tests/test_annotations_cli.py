@@ -9,7 +9,7 @@ import pytest
 
 from fakedata import landmarks_in_box, make_celeba, make_lfw_net, make_wider
 from mtcnn_data.cli.main import main
-from mtcnn_data.tools.annotations import load_manifest
+from mtcnn_data.tools.annotations import load_release_figures
 
 IMAGES = [
     ("0--Parade/a.jpg", 64, 48, [(4, 5, 20, 22, 2, 0, 0, 0, 2, 1), (30, 6, 10, 12, 0, 0, 0, 1, 0, 0)]),
@@ -116,18 +116,18 @@ def test_missing_root_draws_the_tree(tmp_path, capsys):
 
 def test_usage_errors(tmp_path, capsys):
     code, text = run(capsys, "--wider", tmp_path, "--lfw-net", tmp_path)
-    assert code == 2 and "give one of --wider, --celeba, --lfw-net" in text
+    assert code == 2 and "give one of --wider, --lfw-net, --celeba" in text
     code, text = run(capsys)
     assert code == 2 and "give one of" in text
 
 
-def test_manifests_hold_the_official_figures():
-    wider = load_manifest("wider_face")["splits"]
+def test_release_figures_hold_the_official_figures():
+    wider = load_release_figures("wider_face")["splits"]
     assert wider["train"] == dict(images=12880, faces=159420, empty_images=4, degenerate=27, invalid=2399)
     assert wider["val"] == dict(images=3226, faces=39704, empty_images=4, degenerate=7, invalid=585)
-    celeba = load_manifest("celeba")
+    celeba = load_release_figures("celeba")
     assert celeba["md5"]["Eval/list_eval_partition.txt"] == "d32c9cbf5e040fd4025c592c306e6668"
-    assert load_manifest("lfw_net")["splits"]["train"]["images"] == 10000
+    assert load_release_figures("lfw_net")["splits"]["train"]["images"] == 10000
 
 
 @pytest.mark.realdata

@@ -7,29 +7,35 @@ Skipped with the reason when dask.distributed or Ray cannot be imported here
 
 import importlib
 import logging
+import os
 import signal
 
 import pytest
 
 from mtcnn_data.engine import backends
 from mtcnn_data.engine.parallel import run_parallel
-from test_faults import KillOnce, kill_one_worker_in_plan, stop_then_resume
-from test_gen_pnet import gen, shard_bytes
+from fakedata import KillOnce, gen, kill_one_worker_in_plan, shard_bytes, stop_then_resume
 
 RUN = ("--unit-size", "4", "--shard-mb", "0.05")
 IN_FLIGHT = 2 * 2 + 2  # units submitted at once to 2 worker threads (backends._windowed)
 
 
-def importable(module: str):
+def importable(module: str, extra: str):
+    """``None`` when ``module`` imports, else the skip reason naming the package extra
+    (setup.cfg ``extras_require``: ``dask``, ``ray``) that installs it. .ci/run installs
+    both, so in CI these tests run (or CI fails); elsewhere they skip with this reason."""
     try:
         importlib.import_module(module)
         return None
     except Exception as exc:  # an ImportError, or a broken install that fails on import
-        return f"{module} cannot be imported here ({type(exc).__name__}: {exc}); pip install \"mtcnn-data[{module}]\""
+        return f"{module} cannot be imported here ({type(exc).__name__}: {exc}); pip install \"mtcnn-data[{extra}]\""
 
 
-needs_dask = pytest.mark.skipif(importable("distributed") is not None, reason=str(importable("distributed")))
-needs_ray = pytest.mark.skipif(importable("ray") is not None, reason=str(importable("ray")))
+DASK_MISSING, RAY_MISSING = importable("distributed", "dask"), importable("ray", "ray")
+if os.environ.get("MTCNN_DATA_REQUIRE_ENGINES") and (DASK_MISSING or RAY_MISSING):  # set by .ci/run
+    raise RuntimeError(f"MTCNN_DATA_REQUIRE_ENGINES is set but an engine is missing: {DASK_MISSING or RAY_MISSING}")
+needs_dask = pytest.mark.skipif(DASK_MISSING is not None, reason=str(DASK_MISSING))
+needs_ray = pytest.mark.skipif(RAY_MISSING is not None, reason=str(RAY_MISSING))
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +50,7 @@ def reference(dataset, tmp_path_factory):
 def cluster():
     """A dask.distributed cluster of 2 worker processes (1 thread each), as `dask scheduler`
     plus two `dask worker` would give."""
-    distributed = pytest.importorskip("distributed")
+    import distributed  # only reached by tests marked needs_dask
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=logging.ERROR) as lc:
         yield lc

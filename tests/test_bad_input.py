@@ -15,10 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fakedata import make_wider
+from fakedata import gen, make_wider, run_cli, shard_bytes
 from mtcnn_data.errors import ImageError
 from mtcnn_data.io.images import image_size, read_rgb, safe_join
-from test_gen_pnet import gen, run_cli, shard_bytes
 
 WIDER_IMAGES = "wider/WIDER_train/images/0--Event"
 

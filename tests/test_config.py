@@ -15,7 +15,7 @@ import click
 import numpy as np
 import pytest
 
-from fakedata import landmarks_in_box, make_celeba, make_lfw_net, make_wider
+from fakedata import landmarks_in_box, make_celeba, make_lfw_net, make_retinaface, make_wider
 from mtcnn_data.cli.main import COMMANDS, LazyGroup
 from mtcnn_data.engine.run import RunOptions
 from mtcnn_data.errors import ImageError, OptionError, OutputError
@@ -28,12 +28,16 @@ QUIET = RunOptions(log=lambda msg: None)
 
 @pytest.fixture(scope="module")
 def roots(tmp_path_factory):
-    """WIDER (train + val), LFW_NET (train + test) and CelebA (partitioned, also aligned), and copies."""
+    """WIDER (train + val, with RetinaFace labels), LFW_NET (train + test) and CelebA (partitioned,
+    also aligned), and copies."""
     base = tmp_path_factory.mktemp("sources")
     rng = np.random.default_rng(3)
     faces = [(f"0--e/i{i}.jpg", 200, 160, [(20 + 3 * i, 20, 60, 70)]) for i in range(6)]
     for split in ("train", "val"):
         make_wider(base / "wider", split, faces)
+        labels = [(rel, [(x, y, w, h, landmarks_in_box(x, y, x + w, y + h), 0.9) for x, y, w, h in boxes])
+                  for rel, _, _, boxes in faces]
+        make_retinaface(base / "wider" / split / "label.txt", labels, landmarks=split == "train")
     lfw = [(f"net_7876\\f{i}.jpg", 120, 140, (20, 100, 30, 120), landmarks_in_box(20, 30, 100, 120)) for i in range(4)]
     for split in ("train", "test"):
         make_lfw_net(base / "lfw", split, lfw)
@@ -48,7 +52,8 @@ def roots(tmp_path_factory):
 
 def path_alternatives(roots) -> dict:
     return {"wider": roots / "wider2", "wider_annotations": roots / "wider/wider_face_split/wider_face_train_bbx_gt.txt",
-            "wider_images": roots / "wider/WIDER_train/images", "lfw_net": roots / "lfw2", "celeba": roots / "celeba2"}
+            "wider_images": roots / "wider/WIDER_train/images", "lfw_net": roots / "lfw2", "celeba": roots / "celeba2",
+            "retinaface": roots / "wider2"}
 
 
 def alternative(config, f, paths: dict):

@@ -8,14 +8,14 @@ import cv2
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 F = torch.nn.functional
 
-from click.testing import CliRunner  # noqa: E402
+from click.testing import CliRunner
 
-from mtcnn_data.cli.main import cli  # noqa: E402
-from mtcnn_data.core.boxes import iou_matrix  # noqa: E402
-from mtcnn_data.detect.detector import (  # noqa: E402
+from mtcnn_data.cli.main import cli
+from mtcnn_data.core.boxes import iou_matrix
+from mtcnn_data.detect.detector import (
     Detector,
     DetectorConfig,
     DetectorConfigError,
@@ -24,7 +24,7 @@ from mtcnn_data.detect.detector import (  # noqa: E402
     pnet_cell_boxes,
     pyramid_scales,
 )
-from mtcnn_data.detect.models import build_model  # noqa: E402
+from mtcnn_data.detect.models import build_model
 
 
 class BrightnessNet(torch.nn.Module):

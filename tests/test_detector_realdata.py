@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
-from mtcnn_data.detect import checkpoints as ck  # noqa: E402
-from mtcnn_data.detect.detector import Detector, DetectorConfig  # noqa: E402
-from mtcnn_data.tools.evaluate import evaluate as recall  # noqa: E402
+from mtcnn_data.detect import checkpoints as ck
+from mtcnn_data.detect.detector import Detector, DetectorConfig
+from mtcnn_data.tools.evaluate import evaluate as recall
 
 REPO = Path(__file__).resolve().parent.parent
 WIDER = REPO.parent / "shared" / "realdata" / "widerface"

@@ -6,81 +6,17 @@ import errno
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
-import uuid
-from collections import Counter
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+import torch
 
+from fakedata import KillOnce, gen, kill_one_worker_in_plan, run_cli, shard_bytes, stop_then_resume
+from mtcnn_data.detect import checkpoints
 from mtcnn_data.errors import OutputError
-from mtcnn_data.jobs import gen_pnet as gen_pnet_module
 from mtcnn_data.io import files
-from test_gen_pnet import gen, run_cli, shard_bytes
-
-
-# ---------------------------------------------------------------- helpers shared with test_backends
-
-
-class KillOnce:
-    """A plan function that kills its own worker process (SIGKILL) the first time it
-    plans unit ``victim``, and records every run of every unit in ``state``."""
-
-    def __init__(self, plan, victim: int, state: Path):
-        self.plan, self.victim, self.state = plan, victim, Path(state)
-        self.driver = os.getpid()
-
-    def __call__(self, unit):
-        (self.state / f"run-{unit.index}-{uuid.uuid4().hex}").touch()
-        if unit.index == self.victim and self._first_time():
-            if os.getpid() == self.driver:
-                raise RuntimeError("KillOnce refuses to kill the test process: run it on workers")
-            os.kill(os.getpid(), signal.SIGKILL)
-        return self.plan(unit)
-
-    def _first_time(self) -> bool:
-        try:
-            os.close(os.open(self.state / "killed", os.O_CREAT | os.O_EXCL))
-            return True
-        except FileExistsError:
-            return False
-
-    @staticmethod
-    def runs(state: Path) -> Counter:
-        return Counter(int(p.name.split("-")[1]) for p in Path(state).glob("run-*"))
-
-
-def kill_one_worker_in_plan(monkeypatch, victim: int, state: Path) -> None:
-    """Make gen-pnet's planner kill its worker on unit ``victim`` once."""
-    real = gen_pnet_module.PlanPnet
-    state.mkdir(parents=True, exist_ok=True)
-    monkeypatch.setattr(gen_pnet_module, "PlanPnet", lambda *a: KillOnce(real(*a), victim, state))
-
-
-def command(dataset, out, *extra):
-    exe = Path(sys.executable).with_name("mtcnn-data")
-    base = [str(exe)] if exe.exists() else [sys.executable, "-m", "mtcnn_data.cli.main"]
-    return base + ["gen-pnet", "--wider", str(dataset / "wider"), "--lfw-net", str(dataset / "lfw"),
-                   "--out", str(out), *extra]
-
-
-def signal_mid_run(cmd, out: Path, sig: int, timeout: float = 120):
-    """Start ``cmd`` in its own process group; send ``sig`` to the whole group once the
-    first unit is planned. Returns the finished process and its stderr."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    cand = out / ".incomplete" / "cand"
-    deadline = time.time() + timeout
-    while time.time() < deadline and proc.poll() is None and not (cand.exists() and any(cand.glob("*.npy"))):
-        time.sleep(0.01)
-    assert proc.poll() is None, "the run ended before it could be interrupted"
-    os.killpg(proc.pid, sig)
-    _, err = proc.communicate(timeout=60)
-    return proc, err
 
 
 def leftovers(out: Path) -> list:
@@ -130,19 +66,6 @@ def test_disk_full_says_so_leaves_nothing_half_written_and_resume_continues(data
 # ---------------------------------------------------------------- Ctrl-C and kill -9
 
 
-def stop_then_resume(dataset, out: Path, sig: int, options, reference) -> str:
-    """Send ``sig`` to a run mid-way, check nothing is in DIR, resume to the reference
-    bytes; returns the stopped run's stderr."""
-    proc, err = signal_mid_run(command(dataset, out, *options), out, sig)
-    assert proc.returncode == (130 if sig == signal.SIGINT else -sig), err
-    assert not (out / "manifest.json").exists() and not list(out.glob("*.h5"))
-    run = subprocess.run(command(dataset, out, *options, "--resume"), capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    assert shard_bytes(out) == reference
-    assert not list(out.rglob("*.tmp"))
-    return err
-
-
 @pytest.mark.slow
 def test_sigint_stops_cleanly_and_resume_continues(dataset, tmp_path, reference):
     err = stop_then_resume(dataset, tmp_path / "out", signal.SIGINT, SLOW_RUN, reference)
@@ -181,9 +104,6 @@ class Payload:
 
 
 def test_checkpoint_that_pickles_code_is_refused_without_running_it(tmp_path):
-    torch = pytest.importorskip("torch")
-    checkpoints = pytest.importorskip("mtcnn_data.detect.checkpoints",
-                                      reason="mtcnn_data.detect.checkpoints (the detect module) is not present")
     marker = tmp_path / "payload-ran"
     path = tmp_path / "evil.pt"
     torch.save({"state_dict": Payload(marker)}, path)
@@ -195,9 +115,6 @@ def test_checkpoint_that_pickles_code_is_refused_without_running_it(tmp_path):
 
 
 def test_whole_pickled_model_is_refused(tmp_path):
-    torch = pytest.importorskip("torch")
-    checkpoints = pytest.importorskip("mtcnn_data.detect.checkpoints",
-                                      reason="mtcnn_data.detect.checkpoints (the detect module) is not present")
     path = tmp_path / "model.pt"
     torch.save(torch.nn.Sequential(torch.nn.Conv2d(3, 10, 3)), path)
     with pytest.raises(checkpoints.CheckpointError, match="refused: the file pickles Python objects or code"):

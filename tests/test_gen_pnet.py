@@ -8,9 +8,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from click.testing import CliRunner
 
-from mtcnn_data.cli.main import cli
+from fakedata import gen, run_cli, shard_bytes
 from mtcnn_data.core.boxes import encode_offsets, iou_matrix
 from mtcnn_data.core.schema import LANDMARK, NEGATIVE, PART, POSITIVE
 from mtcnn_data.core.imaging import sample_pixels
@@ -18,19 +17,6 @@ from mtcnn_data.io.images import read_rgb
 from mtcnn_data.io.shards import read_shard
 from mtcnn_data.engine import phases as engine
 from mtcnn_data.tools.verify import verify
-
-
-def run_cli(*args):
-    result = CliRunner().invoke(cli, list(map(str, args)))
-    return result
-
-
-def gen(dataset, out, *extra):
-    return run_cli("gen-pnet", "--wider", dataset / "wider", "--lfw-net", dataset / "lfw", "--out", out, *extra)
-
-
-def shard_bytes(out):
-    return {p.name: p.read_bytes() for p in sorted(Path(out).glob("*.h5"))}
 
 
 def test_gen_pnet_writes_verified_balanced_shards(dataset, tmp_path):

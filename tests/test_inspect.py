@@ -16,23 +16,26 @@ from mtcnn_data.tools.inspect import LANDMARK_COLOURS, draw_tile
 def test_text_counts_match_the_manifest(shards):
     result = CliRunner().invoke(cli, ["inspect", str(shards)])
     assert result.exit_code == 0, result.output
-    totals = json.loads((shards / "manifest.json").read_text())["totals"]
+    manifest = json.loads((shards / "manifest.json").read_text())
+    totals = manifest["totals"]
     lines = result.output.splitlines()
-    assert "259 samples in 4 shard(s), ratio 3:1:1:2" in lines[0]
+    assert f"{totals['samples']} samples in {len(manifest['shards'])} shard(s), ratio 3:1:1:2" in lines[0]
     for name in ("negative", "positive", "part", "landmark"):
         row = next(line for line in lines if line.strip().startswith(name))
         assert row.split()[1] == f"{totals[name]:,}"
-    assert any(line.split()[:1] == ["wider"] and line.split()[-1] == "185" for line in lines)
-    assert any(line.split()[:1] == ["celeba"] and line.split()[-1] == "74" for line in lines)
+    from_wider = f"{totals['samples'] - totals['landmark']:,}"  # every non-landmark sample is cut from WIDER
+    assert any(line.split()[:1] == ["wider"] and line.split()[-1] == from_wider for line in lines), lines
+    assert any(line.split()[:1] == ["celeba"] and line.split()[-1] == f"{totals['landmark']:,}" for line in lines)
     assert "WARNING" not in result.output
 
 
-def test_json_statistics(shards):
+def test_json_statistics(shards, shard_layout):
     result = CliRunner().invoke(cli, ["inspect", str(shards), "--json"])
     s = json.loads(result.output)
-    assert s["classes"] == {"negative": 111, "positive": 37, "part": 37, "landmark": 74}
-    assert sum(s["augment"][k]["landmark"] for k in s["augment"]) == 74
-    assert sum(s["iou_hist"]["positive"]) == 37
+    totals = shard_layout["totals"]
+    assert s["classes"] == {k: totals[k] for k in ("negative", "positive", "part", "landmark")}
+    assert sum(s["augment"][k]["landmark"] for k in s["augment"]) == totals["landmark"]
+    assert sum(s["iou_hist"]["positive"]) == totals["positive"]
     assert max(s["iou_bins"][i] for i, c in enumerate(s["iou_hist"]["negative"]) if c) < 0.3
     assert s["bbox"]["negative"]["max"] == [0.0] * 4
 

@@ -6,13 +6,13 @@ import hashlib
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 F = torch.nn.functional
 
-from mtcnn_data.detect import checkpoints as ck  # noqa: E402
-from mtcnn_data.detect.checkpoints import CheckpointError, from_facenet, load_stage, to_facenet  # noqa: E402
-from mtcnn_data.detect.models import INPUT_SIZE, STAGES, build_model  # noqa: E402
-from mtcnn_data.errors import MtcnnDataError  # noqa: E402
+from mtcnn_data.detect import checkpoints as ck
+from mtcnn_data.detect.checkpoints import CheckpointError, from_facenet, load_stage, to_facenet
+from mtcnn_data.detect.models import INPUT_SIZE, STAGES, build_model
+from mtcnn_data.errors import MtcnnDataError
 
 
 def _seeded(stage, landmarks=True):

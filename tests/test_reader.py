@@ -42,10 +42,10 @@ def assert_batch_equal(batch, expected, rows):
         assert batch[k].dtype == expected[k].dtype, k
 
 
-def test_len_and_counts_follow_the_manifest(reader, shards):
-    manifest = json.loads((shards / "manifest.json").read_text())
-    assert len(reader) == manifest["totals"]["samples"] == 259
-    assert len(reader.names) == 4
+def test_len_and_counts_follow_the_manifest(reader, shards, shard_layout):
+    manifest = shard_layout["manifest"]
+    assert len(reader) == manifest["totals"]["samples"] == sum(e["count"] for e in manifest["shards"])
+    assert reader.names == [e["name"] for e in manifest["shards"]]
     assert reader.class_counts == {k: manifest["totals"][k] for k in CLASS_NAMES}
     assert reader.ratio == {"negative": 3, "positive": 1, "part": 1, "landmark": 2}
     assert reader.crop_size == 12 and reader.stage == "pnet"
@@ -62,24 +62,28 @@ def test_every_sample_by_index_is_what_was_written(reader, shards):
     np.testing.assert_array_equal(reader[-1]["images"], expected["images"][-1])
 
 
-def test_slices_index_arrays_and_repeats(reader, shards):
+def test_slices_index_arrays_and_repeats(reader, shards, shard_layout):
     expected = h5_all(shards)
-    assert_batch_equal(reader[75:170], expected, slice(75, 170))
+    n, (_, second, third, *_) = shard_layout["samples"], shard_layout["starts"]
+    span = slice(second - 6, third + 8)  # across a whole shard and into the next
+    assert_batch_equal(reader[span], expected, span)
     assert_batch_equal(reader[::7], expected, slice(None, None, 7))
-    rows = np.array([258, 3, 100, 3, 81, 80, 0, 162, 161, 258])
+    rows = np.array([n - 1, 3, n // 2, 3, second, second - 1, 0, third, third - 1, n - 1])
     assert_batch_equal(reader[rows], expected, rows)
     assert_batch_equal(reader[list(rows)], expected, rows)
     assert_batch_equal(reader[np.zeros(0, int)], expected, np.zeros(0, int))
     np.testing.assert_array_equal(reader.labels, expected["labels"])
 
 
-def test_iter_batches_in_order_is_the_whole_folder(reader, shards):
+def test_iter_batches_in_order_is_the_whole_folder(reader, shards, shard_layout):
     expected = h5_all(shards)
+    full, rest = divmod(shard_layout["samples"], 50)
+    assert rest, "the sample count must leave a partial last batch"
     batches = list(reader.iter_batches(50))
-    assert [len(b["labels"]) for b in batches] == [50] * 5 + [9]
+    assert [len(b["labels"]) for b in batches] == [50] * full + [rest]
     whole = {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
     assert_batch_equal(whole, expected, slice(None))
-    assert [len(b["labels"]) for b in reader.iter_batches(50, drop_last=True)] == [50] * 5
+    assert [len(b["labels"]) for b in reader.iter_batches(50, drop_last=True)] == [50] * full
 
 
 def test_iter_batches_shuffled_visits_every_sample_once(reader, shards):
@@ -93,11 +97,12 @@ def test_iter_batches_shuffled_visits_every_sample_once(reader, shards):
     np.testing.assert_array_equal(np.concatenate([b["crop_box"] for b in again]), whole["crop_box"])
 
 
-def test_index_errors_say_the_range(reader):
-    with pytest.raises(IndexError, match="259"):
-        reader[259]
+def test_index_errors_say_the_range(reader, shard_layout):
+    n = shard_layout["samples"]
+    with pytest.raises(IndexError, match=str(n)):
+        reader[n]
     with pytest.raises(IndexError, match="out of range"):
-        reader[[0, 1000]]
+        reader[[0, n + 1000]]
 
 
 def test_pickled_reader_has_no_handles_and_still_reads(reader):

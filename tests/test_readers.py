@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from fakedata import landmarks_in_box, make_celeba, make_lfw_net, make_wider, make_wider_flat
+from fakedata import assert_malformed, landmarks_in_box, make_celeba, make_lfw_net, make_wider, make_wider_flat
 from mtcnn_data.core.filtering import REASON_CODES, FilterConfig
 from mtcnn_data.errors import AnnotationError, LayoutError
 from mtcnn_data.io.datasets.celeba import read_celeba, read_celeba_aligned, read_partition
@@ -114,10 +114,7 @@ def test_wider_promised_box_replaced_by_a_path(tmp_path):
     ],
 )
 def test_wider_malformed_lines(tmp_path, body, line, expected):
-    path = tmp_path / "gt.txt"
-    path.write_text(body)
-    with pytest.raises(AnnotationError, match=re.escape(f"{path}:{line}: expected {expected}")):
-        list(read_wider(path))
+    assert_malformed(read_wider, tmp_path / "gt.txt", body, line, expected)
 
 
 def test_wider_seven_columns(tmp_path):

@@ -5,11 +5,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-torch = pytest.importorskip("torch")
+import torch
 
-from mtcnn_data.cli.main import cli  # noqa: E402
-from mtcnn_data.detect.checkpoints import load_stage  # noqa: E402
-from mtcnn_data.detect.training import (  # noqa: E402
+from mtcnn_data.cli.main import cli
+from mtcnn_data.detect.checkpoints import load_stage
+from mtcnn_data.detect.training import (
     TASK_WEIGHTS, TrainConfig, TrainError, classification_loss, flatten_outputs, masked_mse, multitask_loss, train,
 )
 

@@ -20,6 +20,8 @@ code  name                    dropped when
 6     blur                    WIDER ``blur > max_blur``
 7     occlusion               WIDER ``occlusion > max_occlusion``
 8     atypical_pose           WIDER ``pose == 1`` (``drop_atypical_pose``)
+9     no_landmarks            the format has landmarks but not for this face
+                              (NaN points, e.g. RetinaFace's ``-1``; always)
 ====  ======================  ===============================================
 
 A check whose attribute column is absent (e.g. ``pose`` in 7-column WIDER files,
@@ -46,6 +48,7 @@ DROP_REASONS = {
     6: "blur",
     7: "occlusion",
     8: "atypical_pose",
+    9: "no_landmarks",
 }
 
 #: name -> code, the inverse of :data:`DROP_REASONS`.
@@ -62,6 +65,8 @@ class FilterConfig:
       dropped, but only when the reader is given image sizes (optional probe).
     - ``require_landmarks_in_box=True``: a box whose own landmarks are not all
       inside it (edges included) is dropped; only formats with landmarks.
+    - a box of a format with landmarks whose landmarks are missing (NaN) is
+      always dropped (``no_landmarks``).
     - ``min_size=0`` (off): boxes with ``min(w, h) < min_size`` are dropped.
     - ``max_blur=None``, ``max_occlusion=None``, ``drop_atypical_pose=False``:
       WIDER attribute thresholds, off.
@@ -124,6 +129,8 @@ def _failed_checks(b, config, attributes, landmarks, image_size):
         yield REASON_CODES["occlusion"], np.asarray(attributes["occlusion"]) > config.max_occlusion
     if config.drop_atypical_pose and "pose" in attributes:
         yield REASON_CODES["atypical_pose"], np.asarray(attributes["pose"]) == 1
+    if landmarks is not None:
+        yield REASON_CODES["no_landmarks"], _landmarks_absent(b, landmarks)
 
 
 def outside_image_reasons(boxes, drop_reason, image_size) -> np.ndarray:
@@ -144,8 +151,14 @@ def _outside_image(b: np.ndarray, image_size) -> np.ndarray:
 
 
 def _landmarks_inside(b: np.ndarray, landmarks) -> np.ndarray:
-    """True where all five points of a box lie in it, edges included."""
-    lm = np.asarray(landmarks, dtype=np.float64).reshape(len(b), -1, 2)
+    """True where all five points of a box lie in it, edges included (or where the box
+    has no landmarks: that is ``no_landmarks``, not this reason)."""
+    lm = np.asarray(landmarks, dtype=np.float64).reshape(len(b), 5, 2)
     x, y = lm[..., 0], lm[..., 1]
     inside = (x >= b[:, None, 0]) & (x <= b[:, None, 2]) & (y >= b[:, None, 1]) & (y <= b[:, None, 3])
-    return inside.all(axis=1)
+    return inside.all(axis=1) | _landmarks_absent(b, landmarks)
+
+
+def _landmarks_absent(b: np.ndarray, landmarks) -> np.ndarray:
+    """True where any point of a box's landmarks is NaN (not annotated)."""
+    return np.isnan(np.asarray(landmarks, dtype=np.float64).reshape(len(b), 5, 2)).any(axis=(1, 2))

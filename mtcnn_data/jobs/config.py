@@ -27,7 +27,7 @@ RUN_OPTIONS = ("workers", "backend", "scheduler", "address", "resume", "overwrit
 #: hard-example code uses: keep most faces, and many hard negatives, in the candidates.
 MINING_THRESHOLDS = (0.3, 0.1, 0.7)
 _CHOICES = {"split": ("train", "val"), "lfw_split": ("train", "test"), "celeba_split": ("all", "train", "val", "test"),
-            "compression": ("gzip", "lzf", "none"), "stage": ("rnet", "onet")}
+            "retinaface_split": ("train", "val"), "compression": ("gzip", "lzf", "none"), "stage": ("rnet", "onet")}
 
 
 def option_name(name: str) -> str:
@@ -59,6 +59,8 @@ class DataConfig:
     celeba: Optional[str] = field(default=None, metadata=_path())
     celeba_split: str = "train"
     celeba_aligned: bool = False
+    retinaface: Optional[str] = field(default=None, metadata=_path())
+    retinaface_split: str = "train"
     max_images: Optional[int] = field(default=None, metadata=_number(low=1, integer=True, optional=True))
     # filters
     min_size: float = field(default=0.0, metadata=_number(low=0))
@@ -116,8 +118,7 @@ class DataConfig:
     def source_options(self):
         from .sources import SourceOptions
 
-        names = ("wider", "split", "wider_annotations", "wider_images", "wider_flat", "lfw_net", "lfw_split",
-                 "celeba", "celeba_split", "celeba_aligned", "max_images")
+        names = [f.name for f in fields(SourceOptions) if f.name != "filters"]
         return SourceOptions(filters=self.filters(), **{n: getattr(self, n) for n in names})
 
     def sources(self):

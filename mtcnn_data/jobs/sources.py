@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import List, Optional
 
 from ..core.filtering import FilterConfig
-from ..io.datasets import resolve_dataset
+from ..io.datasets import kind_for, landmark_sets, resolve_dataset, variants_of
 from ..engine.run import Source
 
 
@@ -16,8 +16,9 @@ class SourceOptions:
 
     ``wider`` is a WIDER FACE root (or ``wider_annotations`` + ``wider_images``
     for another layout; ``wider_flat`` reads the flat MTCNN list format);
-    ``lfw_net`` / ``celeba`` are landmark-set roots. With none of them the
-    bundled sample (WIDER-format boxes, CelebA-format landmarks) is used.
+    ``lfw_net`` / ``celeba`` / ``retinaface`` are landmark-set roots, one field (and a ``*_split``)
+    per landmark kind of the dataset registry. With none of them the bundled sample
+    (WIDER-format boxes, CelebA-format landmarks) is used.
     ``max_images``: only the first N images of each dataset, in annotation order.
     """
 
@@ -31,12 +32,14 @@ class SourceOptions:
     celeba: Optional[str] = None
     celeba_split: str = "train"
     celeba_aligned: bool = False
+    retinaface: Optional[str] = None
+    retinaface_split: str = "train"
     max_images: Optional[int] = None
     filters: FilterConfig = field(default_factory=FilterConfig)
 
     @property
     def empty(self) -> bool:
-        return not any([self.wider, self.wider_annotations, self.lfw_net, self.celeba])
+        return not any([self.wider, self.wider_annotations] + [getattr(self, e.option) for e in landmark_sets()])
 
 
 def build_sources(opts: SourceOptions) -> List[Source]:
@@ -45,15 +48,16 @@ def build_sources(opts: SourceOptions) -> List[Source]:
         return [replace(s, max_images=opts.max_images) for s in sample_sources(opts.filters)]
     sources = []
     if opts.wider or opts.wider_annotations:
-        kind = "wider_flat" if opts.wider_flat else "wider"
+        kind = kind_for("wider", "flat" if opts.wider_flat else None).kind
         ds = resolve_dataset(kind, opts.wider, opts.split, opts.filters,
                              annotations=opts.wider_annotations, images=opts.wider_images)
         sources.append(Source("faces", ds))
-    if opts.lfw_net:
-        sources.append(Source("landmarks", resolve_dataset("lfw_net", opts.lfw_net, opts.lfw_split, opts.filters)))
-    if opts.celeba:
-        kind = "celeba_aligned" if opts.celeba_aligned else "celeba"
-        sources.append(Source("landmarks", resolve_dataset(kind, opts.celeba, opts.celeba_split, opts.filters)))
+    for entry in landmark_sets():
+        root = getattr(opts, entry.option)
+        if root:
+            chosen = next((v for v in variants_of(entry.option) if getattr(opts, v.variant_option)), entry)
+            ds = resolve_dataset(chosen.kind, root, getattr(opts, entry.split_option), opts.filters)
+            sources.append(Source("landmarks", ds))
     return [replace(s, max_images=opts.max_images) for s in sources]
 
 

@@ -1,4 +1,9 @@
-"""Counts of a dataset's annotations, checked against the official release (``manifests/``).
+"""Counts of a dataset's annotations, checked against the official release figures.
+
+The release figures (``manifests/<name>.json``, installed as ``mtcnn_data.manifests``)
+are public counts of the official downloads; which file belongs to a dataset is its
+registry entry's ``figures`` (:mod:`mtcnn_data.io.datasets`). They are not the
+``manifest.json`` of a run.
 
 Boxes are ``x1, y1, x2, y2`` with exclusive ``x2, y2`` (see :mod:`mtcnn_data`).
 Counting reads the annotation files only, never an image. ``faces`` counts every
@@ -18,6 +23,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
+from ..io.datasets import figures_name
 from ..io.files import file_digest, manifests_dir
 from ..core.filtering import DROP_REASONS, min_side
 from ..io.images import usable
@@ -28,7 +34,7 @@ __all__ = [
     "AnnotationStats",
     "Check",
     "collect_stats",
-    "load_manifest",
+    "load_release_figures",
     "expected_figures",
     "compare_figures",
     "check_md5",
@@ -114,22 +120,27 @@ def _size_histogram(boxes: np.ndarray) -> np.ndarray:
     return np.bincount(np.clip(bins, 0, None), minlength=len(SIZE_BINS))
 
 
-def load_manifest(name: str) -> dict:
-    """The JSON manifest ``manifests/<name>.json`` (``wider_face``, ``lfw_net``, ``celeba``)."""
+def load_release_figures(name: str) -> dict:
+    """The release figures ``manifests/<name>.json`` (``wider_face``, ``lfw_net``, ``celeba``)."""
     return json.loads((manifests_dir() / f"{name}.json").read_text(encoding="utf-8"))
 
 
 def expected_figures(dataset_name: str, split: Optional[str]) -> Dict[str, int]:
-    """The official figures for a dataset and split, ``{}`` when none are kept."""
-    if dataset_name == "celeba":
-        manifest = load_manifest("celeba")
-        if split in (None, "all"):
-            out = {"images": manifest["images"]}
-            out.update({f"partition.{k}": v for k, v in manifest["partition"].items()})
-            return out
-        return {"images": manifest["partition"][split]}
-    manifest = load_manifest({"wider": "wider_face"}.get(dataset_name, dataset_name))
-    return dict(manifest["splits"].get(split, {}))
+    """The official figures for a dataset and split, ``{}`` when none are kept.
+
+    A figures file states them per split (``"splits"``), or, for a dataset with one list
+    and a partition (CelebA), ``"images"`` and ``"partition"`` per split."""
+    name = figures_name(dataset_name)
+    if name is None:
+        return {}
+    figures = load_release_figures(name)
+    if "splits" in figures:
+        return dict(figures["splits"].get(split, {}))
+    if split in (None, "all"):
+        out = {"images": figures["images"]}
+        out.update({f"partition.{k}": v for k, v in figures["partition"].items()})
+        return out
+    return {"images": figures["partition"][split]}
 
 
 def compare_figures(stats: AnnotationStats, expected: Dict[str, int]) -> List[Check]:
@@ -138,9 +149,9 @@ def compare_figures(stats: AnnotationStats, expected: Dict[str, int]) -> List[Ch
     return [Check(name, value, actual[name]) for name, value in expected.items() if name in actual]
 
 
-def check_md5(files: Dict[str, Path]) -> List[Check]:
-    """md5 of CelebA annotation files against the published table (``celeba.json``)."""
-    published = load_manifest("celeba")["md5"]
+def check_md5(files: Dict[str, Path], published: Dict[str, str]) -> List[Check]:
+    """md5 of annotation files against a published table (``"md5"`` of a figures file,
+    keyed ``<folder>/<file>``: CelebA's)."""
     checks = []
     for path in files.values():
         key = f"{Path(path).parent.name}/{Path(path).name}"
@@ -158,12 +169,14 @@ def run_report(dataset) -> Tuple[str, bool]:
     present = Counter()
     stats = collect_stats(_fitted_to_images(dataset, present))
     checks = compare_figures(stats, expected_figures(dataset.name, dataset.split))
-    if dataset.name == "celeba":
-        checks += check_md5(dataset.annotation_files)
+    name = figures_name(dataset.name)
+    if name is not None:
+        checks += check_md5(dataset.annotation_files, load_release_figures(name).get("md5", {}))
+    official = bool(checks)
     checks.append(Check("images present", stats.images, present["present"]))
     files = ", ".join(str(p) for p in dataset.annotation_files.values())
     title = f"{dataset.kind} split={dataset.split}: {files}"
-    text = format_report(title, stats, checks)
+    text = format_report(title, stats, checks, official)
     if present["present"] < stats.images:
         text += "\n" + _missing_images_note(dataset, stats.images - present["present"])
     return text, all(c.ok for c in checks)
@@ -186,15 +199,18 @@ def _missing_images_note(dataset, missing: int) -> str:
             "Only the annotations were checked; unpack the images there before gen-pnet or mine.")
 
 
-def format_report(title: str, stats: AnnotationStats, checks: List[Check]) -> str:
-    """The text the ``annotations`` command prints."""
+def format_report(title: str, stats: AnnotationStats, checks: List[Check], official: bool = True) -> str:
+    """The text the ``annotations`` command prints; ``official``: some of ``checks`` compare
+    with the release figures (otherwise they are only checks of this copy, such as the
+    images present)."""
     lines = [title, ""]
     lines += [f"  {name:<24}{value:>10,}" for name, value in stats.figures().items()]
     lines += ["", "  dropped boxes by reason (first failing reason):"]
     lines += [f"    {code} {name:<22}{stats.dropped.get(name, 0):>10,}" for code, name in DROP_REASONS.items() if code]
     lines += ["", f"  face size min(w,h)   {'all':>10}{'kept':>10}"]
     lines += [f"    {label:<18}{a:>10,}{k:>10,}" for label, a, k in zip(_bin_labels(), stats.sizes_all, stats.sizes_kept)]
-    lines += ["", "  checks against the official release:" if checks else "  no official figures to check against"]
+    heading = "  checks against the official release:" if official else "  no official figures to check against; checks:"
+    lines += ["", heading if checks else "  no official figures to check against"]
     lines += [_check_line(c) for c in checks]
     return "\n".join(lines)
 

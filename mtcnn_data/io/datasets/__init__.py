@@ -1,9 +1,14 @@
-"""Find a dataset's annotation files and image folder from its root: :func:`resolve_dataset`.
+"""The dataset registry: one :class:`DatasetKind` per annotation format, and
+:func:`resolve_dataset`, which finds a kind's files and image folder from its root.
 
 Coordinates of every record: ``x1, y1, x2, y2`` with exclusive ``x2, y2`` (see
-:mod:`mtcnn_data`). Expected layouts (the official releases, unpacked)::
+:mod:`mtcnn_data`). Each format module declares its kinds (folder tree, splits, file
+and image paths under the root, reader) and :data:`REGISTRY` lists them; the layout
+errors, the CLI's dataset options and splits, the sources of gen-pnet and mine and
+the release figures of the annotation report are derived from it. Registered kinds
+and their trees (the official releases, unpacked)::
 
-    WIDER FACE (kind "wider"; "wider_flat" reads a flat MTCNN list given as annotations=)
+    WIDER FACE ("wider"; "wider_flat" reads a flat MTCNN list given as annotations=)
     ROOT/
     ├── wider_face_split/
     │   ├── wider_face_train_bbx_gt.txt
@@ -11,7 +16,7 @@ Coordinates of every record: ``x1, y1, x2, y2`` with exclusive ``x2, y2`` (see
     ├── WIDER_train/images/<event>/*.jpg
     └── WIDER_val/images/<event>/*.jpg
 
-    CelebA (kind "celeba", or "celeba_aligned")
+    CelebA ("celeba", or "celeba_aligned")
     ROOT/
     ├── Anno/
     │   ├── list_bbox_celeba.txt
@@ -21,15 +26,26 @@ Coordinates of every record: ``x1, y1, x2, y2`` with exclusive ``x2, y2`` (see
     ├── img_celeba/*.jpg                    (in the wild)
     └── img_align_celeba/*.jpg              (aligned, 178x218)
 
-    LFW_NET (kind "lfw_net")
+    LFW_NET ("lfw_net")
     ROOT/
     ├── trainImageList.txt
     ├── testImageList.txt
     ├── lfw_5590/*.jpg
     └── net_7876/*.jpg
 
+    RetinaFace labels of WIDER FACE ("retinaface")
+    ROOT/
+    ├── train/label.txt                     (boxes + 5 landmarks)
+    ├── val/label.txt                       (boxes only)
+    ├── train/images/<event>/*.jpg          (or WIDER_train/images/: a WIDER FACE root)
+    └── val/images/<event>/*.jpg            (or WIDER_val/images/)
+
 Explicit paths (``annotations=``, ``images=``, ``bbox=``, ``landmarks=``,
 ``partition=``) override the layout for non-standard folders.
+
+A new annotation format is one module (its reader and its ``KINDS``) plus its line in
+:data:`REGISTRY` below, and a fake-tree builder in ``tests/fakedata.py`` for the
+contract test that runs over every registered kind.
 """
 
 from __future__ import annotations
@@ -38,51 +54,46 @@ import os
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable, Dict, Iterator, Optional
+from typing import Callable, Dict, Iterator, Optional, Tuple
 
 from ...core.filtering import FilterConfig
-from ...errors import LayoutError, OptionError
-from .celeba import read_celeba, read_celeba_aligned
+from ...errors import DatasetError, LayoutError
 from ..images import image_size
-from .lfw_net import read_lfw_net
 from ..records import ImageRecord
-from .wider import read_mtcnn_flat, read_wider
+from . import celeba, lfw_net, retinaface, wider
+from .kind import DatasetKind
 
-__all__ = ["KINDS", "TREES", "Dataset", "resolve_dataset"]
+__all__ = ["REGISTRY", "KINDS", "TREES", "DatasetKind", "Dataset", "resolve_dataset", "landmark_sets",
+           "variants_of", "kind_for", "figures_name"]
 
+#: kind -> its description, in the order the CLI lists them.
+REGISTRY: Dict[str, DatasetKind] = {
+    entry.kind: entry for entry in (*wider.KINDS, *lfw_net.KINDS, *celeba.KINDS, *retinaface.KINDS)
+}
+KINDS = tuple(REGISTRY)
 #: kind -> the folder tree a LayoutError draws.
-TREES = {
-    "wider": """ROOT/
-├── wider_face_split/
-│   ├── wider_face_train_bbx_gt.txt
-│   └── wider_face_val_bbx_gt.txt
-├── WIDER_train/images/<event>/*.jpg
-└── WIDER_val/images/<event>/*.jpg""",
-    "celeba": """ROOT/
-├── Anno/
-│   ├── list_bbox_celeba.txt
-│   ├── list_landmarks_celeba.txt
-│   └── list_landmarks_align_celeba.txt
-├── Eval/list_eval_partition.txt   (for --split train|val|test)
-├── img_celeba/*.jpg               (in the wild)
-└── img_align_celeba/*.jpg         (aligned)""",
-    "lfw_net": """ROOT/
-├── trainImageList.txt
-├── testImageList.txt
-├── lfw_5590/*.jpg
-└── net_7876/*.jpg""",
-}
-TREES["wider_flat"] = TREES["wider"]
-TREES["celeba_aligned"] = TREES["celeba"]
+TREES = {kind: entry.tree for kind, entry in REGISTRY.items()}
+_ROLES = ("annotations", "images", "bbox", "landmarks", "partition")
 
-KINDS = tuple(TREES)
-_SPLITS = {
-    "wider": ("train", "val"),
-    "wider_flat": ("train", "val"),
-    "lfw_net": ("train", "test"),
-    "celeba": ("all", "train", "val", "test"),
-    "celeba_aligned": ("all", "train", "val", "test"),
-}
+
+def landmark_sets() -> Tuple[DatasetKind, ...]:
+    """The base kinds (no variant) that gen-pnet and mine read landmark samples from."""
+    return tuple(e for e in REGISTRY.values() if e.role == "landmarks" and e.variant is None)
+
+
+def variants_of(option: str) -> Tuple[DatasetKind, ...]:
+    """The kinds selected by a flag next to ``option`` (``celeba`` -> ``celeba_aligned``)."""
+    return tuple(e for e in REGISTRY.values() if e.option == option and e.variant is not None)
+
+
+def kind_for(option: str, variant: Optional[str] = None) -> DatasetKind:
+    """The kind named by a root option and, optionally, one of its variant flags."""
+    return next(e for e in REGISTRY.values() if e.option == option and e.variant == variant)
+
+
+def figures_name(dataset: str) -> Optional[str]:
+    """The release-figures file (``manifests/<name>.json``) of a dataset name, if one is kept."""
+    return next((e.figures for e in REGISTRY.values() if e.dataset == dataset), None)
 
 
 @dataclass
@@ -110,7 +121,7 @@ class Dataset:
     def records(self, probe_image_sizes: bool = False) -> Iterator[ImageRecord]:
         """Stream the records. ``probe_image_sizes`` reads each image header so that the
         outside-image filter applies (WIDER, LFW_NET); counting does not need it."""
-        if probe_image_sizes and self.kind in ("wider", "wider_flat", "lfw_net"):
+        if probe_image_sizes and REGISTRY[self.kind].probes_sizes:
             return self._reader(size_of=self._size_of)
         return self._reader()
 
@@ -142,29 +153,32 @@ def resolve_dataset(
         explicit_paths: ``annotations``, ``images``, ``bbox``, ``landmarks``,
             ``partition``: override the layout (``None`` values are ignored).
     """
-    if kind not in _SPLITS:
-        raise OptionError(f"unknown dataset kind {kind!r}; expected one of {', '.join(KINDS)}")
-    split = split or _SPLITS[kind][0]
-    if split not in _SPLITS[kind]:
-        raise OptionError(f"--split {split}: {_name(kind)} has the splits {', '.join(_SPLITS[kind])}")
+    entry = _entry(kind)
+    split = split or entry.splits[0]
+    if split not in entry.splits:
+        raise DatasetError(f"{entry.title} has no split {split!r}; expected one of {', '.join(entry.splits)}")
     paths = {k: Path(v) for k, v in explicit_paths.items() if v is not None}
-    unknown = set(paths) - {"annotations", "images", "bbox", "landmarks", "partition"}
+    unknown = set(paths) - set(_ROLES)
     if unknown:
         raise TypeError(f"unknown explicit path(s) {sorted(unknown)}")
     root = Path(root) if root is not None else None
     if root is not None and not root.is_dir():
         raise _layout_error(kind, root, "dataset root folder")
-    files, images = _LAYOUTS[kind](root, split, paths)
+    files = _annotation_files(entry, root, split, paths)
     for role, path in files.items():
         if not path.is_file():
             raise _layout_error(kind, path, f"{role} file")
+    images = _image_folder(entry, root, split, paths, files)
     if require_images and not images.is_dir():
         raise _layout_error(kind, images, "image folder")
-    return Dataset(_name(kind), kind, split, files, images, filters, _reader_for(kind, files, split, filters))
+    reader = partial(entry.reader, files, split, filters)
+    return Dataset(entry.dataset, kind, split, files, images, filters, reader)
 
 
-def _name(kind: str) -> str:
-    return {"wider_flat": "wider", "celeba_aligned": "celeba"}.get(kind, kind)
+def _entry(kind: str) -> DatasetKind:
+    if kind not in REGISTRY:
+        raise DatasetError(f"unknown dataset kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return REGISTRY[kind]
 
 
 def _layout_error(kind: str, path: Path, what: str) -> LayoutError:
@@ -174,57 +188,36 @@ def _layout_error(kind: str, path: Path, what: str) -> LayoutError:
     )
 
 
+def _annotation_files(entry: DatasetKind, root: Optional[Path], split: str, paths) -> Dict[str, Path]:
+    """Role -> path: explicit paths first, else the entry's path under the root; an optional
+    file (for this split) is kept only where it exists."""
+    files = {}
+    for role, relative in entry.files.items():
+        if split in entry.optional_files.get(role, ()):
+            path = paths.get(role) or (root / relative.format(split=split) if root else None)
+            if path is not None and path.is_file():
+                files[role] = path
+            continue
+        files[role] = _in_root(root, paths, role, relative.format(split=split))
+    return files
+
+
+def _image_folder(entry: DatasetKind, root: Optional[Path], split: str, paths, files) -> Path:
+    """The explicit folder, else the first of the entry's candidates present (or the first)."""
+    if "images" in paths:
+        return paths["images"]
+    candidates = [c.format(split=split) for c in entry.images]
+    if root is None:
+        if candidates == [""]:
+            return next(iter(files.values())).parent
+        raise LayoutError("no dataset root given and no explicit images path; pass ROOT or --images")
+    folders = [root / c for c in candidates]
+    return next((f for f in folders if f.is_dir()), folders[0])
+
+
 def _in_root(root: Optional[Path], paths: Dict[str, Path], role: str, relative: str) -> Path:
     if role in paths:
         return paths[role]
     if root is None:
         raise LayoutError(f"no dataset root given and no explicit {role} path; pass ROOT or --{role}")
     return root / relative
-
-
-def _wider_layout(root, split, paths):
-    files = {"annotations": _in_root(root, paths, "annotations", f"wider_face_split/wider_face_{split}_bbx_gt.txt")}
-    return files, _in_root(root, paths, "images", f"WIDER_{split}/images")
-
-
-def _celeba_layout(root, split, paths, aligned: bool):
-    files = {}
-    if aligned:
-        files["landmarks"] = _in_root(root, paths, "landmarks", "Anno/list_landmarks_align_celeba.txt")
-    else:
-        files["bbox"] = _in_root(root, paths, "bbox", "Anno/list_bbox_celeba.txt")
-        files["landmarks"] = _in_root(root, paths, "landmarks", "Anno/list_landmarks_celeba.txt")
-    partition = paths.get("partition") or (root / "Eval/list_eval_partition.txt" if root else None)
-    if partition is not None and (split != "all" or partition.is_file()):
-        files["partition"] = partition
-    images = _in_root(root, paths, "images", "img_align_celeba" if aligned else "img_celeba")
-    return files, images
-
-
-def _lfw_layout(root, split, paths):
-    name = "trainImageList.txt" if split == "train" else "testImageList.txt"
-    files = {"annotations": _in_root(root, paths, "annotations", name)}
-    images = paths.get("images") or root or files["annotations"].parent
-    return files, images
-
-
-_LAYOUTS = {
-    "wider": _wider_layout,
-    "wider_flat": _wider_layout,
-    "celeba": partial(_celeba_layout, aligned=False),
-    "celeba_aligned": partial(_celeba_layout, aligned=True),
-    "lfw_net": _lfw_layout,
-}
-
-
-def _reader_for(kind, files, split, filters):
-    if kind == "wider":
-        return partial(read_wider, files["annotations"], filters)
-    if kind == "wider_flat":
-        return partial(read_mtcnn_flat, files["annotations"], filters)
-    if kind == "lfw_net":
-        return partial(read_lfw_net, files["annotations"], filters)
-    celeba_split = None if split == "all" else split
-    if kind == "celeba":
-        return partial(read_celeba, files["bbox"], files["landmarks"], files.get("partition"), celeba_split, filters)
-    return partial(read_celeba_aligned, files["landmarks"], files.get("partition"), celeba_split, filters)

@@ -40,8 +40,10 @@ from ...core.filtering import FilterConfig, drop_reasons
 from ...errors import AnnotationError
 from ..parsing import numbered_lines, parse_numbers
 from ..records import ImageRecord
+from .kind import DatasetKind
 
 __all__ = [
+    "KINDS",
     "CELEBA_SPLITS",
     "BBOX_COLUMNS",
     "LANDMARK_COLUMNS",
@@ -202,3 +204,45 @@ def _lockstep(box_rows, landmark_rows, bbox_path, landmarks_path):
                                   f"image id {box_row[1]!r} as on {bbox_path}:{box_row[0]}", repr(lm_row[1]),
                                   "the two lists must have the same rows in the same order")
         yield box_row[0], box_row[1], box_row[2], lm_row[2]
+
+
+_TREE = """ROOT/
+├── Anno/
+│   ├── list_bbox_celeba.txt
+│   ├── list_landmarks_celeba.txt
+│   └── list_landmarks_align_celeba.txt
+├── Eval/list_eval_partition.txt   (for --split train|val|test)
+├── img_celeba/*.jpg               (in the wild)
+└── img_align_celeba/*.jpg         (aligned)"""
+
+
+def _celeba_split(split: str) -> Optional[str]:
+    return None if split == "all" else split
+
+
+def _read_wild(files, split, filters, size_of=None):
+    return read_celeba(files["bbox"], files["landmarks"], files.get("partition"), _celeba_split(split), filters)
+
+
+def _read_aligned(files, split, filters, size_of=None):
+    return read_celeba_aligned(files["landmarks"], files.get("partition"), _celeba_split(split), filters)
+
+
+_CELEBA = dict(
+    dataset="celeba", title="CelebA", tree=_TREE, splits=("all", "train", "val", "test"), role="landmarks",
+    option="celeba", optional_files={"partition": ("all",)}, figures="celeba", source_split="train",
+)
+#: the registry entries of this module: in-the-wild images, and the aligned ones (``--aligned``).
+KINDS = (
+    DatasetKind(
+        kind="celeba", reader=_read_wild, images=("img_celeba",),
+        files={"bbox": "Anno/list_bbox_celeba.txt", "landmarks": "Anno/list_landmarks_celeba.txt",
+               "partition": "Eval/list_eval_partition.txt"},
+        help="CelebA root (Anno/, Eval/, img_celeba/): landmark samples.", **_CELEBA,
+    ),
+    DatasetKind(
+        kind="celeba_aligned", reader=_read_aligned, images=("img_align_celeba",), variant="aligned",
+        files={"landmarks": "Anno/list_landmarks_align_celeba.txt", "partition": "Eval/list_eval_partition.txt"},
+        help="Use the aligned CelebA images (box derived from the landmarks).", **_CELEBA,
+    ),
+)

@@ -32,8 +32,9 @@ from ...core.filtering import FilterConfig
 from ...errors import AnnotationError
 from ..parsing import SizeOf, build_record, content_lines, forward_slashes, parse_numbers
 from ..records import ImageRecord
+from .kind import DatasetKind
 
-__all__ = ["read_lfw_net"]
+__all__ = ["KINDS", "read_lfw_net"]
 
 _FIELDS = "path left right top bottom x1 y1 x2 y2 x3 y3 x4 y4 x5 y5"
 
@@ -50,3 +51,23 @@ def read_lfw_net(path, filters: FilterConfig = FilterConfig(), size_of: SizeOf =
             forward_slashes(tokens[0]), np.array([[left, top, right, bottom]]), source=path, line=number,
             dataset="lfw_net", filters=filters, landmarks=values[4:].reshape(1, 5, 2), size_of=size_of,
         )
+
+
+def _read(files, split, filters, size_of=None):
+    return read_lfw_net(files["annotations"], filters, size_of)
+
+
+#: the registry entry of this module.
+KINDS = (
+    DatasetKind(
+        kind="lfw_net", dataset="lfw_net", title="LFW_NET", splits=("train", "test"), role="landmarks",
+        option="lfw_net", tree="""ROOT/
+├── trainImageList.txt
+├── testImageList.txt
+├── lfw_5590/*.jpg
+└── net_7876/*.jpg""",
+        files={"annotations": "{split}ImageList.txt"}, images=("",), reader=_read, probes_sizes=True,
+        figures="lfw_net", source_split="train",
+        help="LFW_NET root (trainImageList.txt, net_7876/, lfw_5590/): landmark samples.",
+    ),
+)

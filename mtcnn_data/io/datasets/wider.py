@@ -54,8 +54,9 @@ from ..parsing import (
     parse_numbers,
 )
 from ..records import ImageRecord
+from .kind import DatasetKind
 
-__all__ = ["WIDER_COLUMNS", "WIDER_7_COLUMNS", "read_wider", "read_mtcnn_flat", "write_wider_subset"]
+__all__ = ["KINDS", "WIDER_COLUMNS", "WIDER_7_COLUMNS", "read_wider", "read_mtcnn_flat", "write_wider_subset"]
 
 #: the ten columns of an official box line.
 WIDER_COLUMNS = ("x", "y", "w", "h", "blur", "expression", "illumination", "invalid", "occlusion", "pose")
@@ -179,3 +180,33 @@ def write_wider_subset(src, dst, keep) -> int:
                 block.pop()
             f.write("".join(block) if block[-1].endswith("\n") else "".join(block) + "\n")
     return len(kept)
+
+
+_TREE = """ROOT/
+├── wider_face_split/
+│   ├── wider_face_train_bbx_gt.txt
+│   └── wider_face_val_bbx_gt.txt
+├── WIDER_train/images/<event>/*.jpg
+└── WIDER_val/images/<event>/*.jpg"""
+
+
+def _read_official(files, split, filters, size_of=None):
+    return read_wider(files["annotations"], filters, size_of)
+
+
+def _read_flat(files, split, filters, size_of=None):
+    return read_mtcnn_flat(files["annotations"], filters, size_of)
+
+
+_WIDER = dict(
+    dataset="wider", title="WIDER FACE", tree=_TREE, splits=("train", "val"), role="faces", option="wider",
+    files={"annotations": "wider_face_split/wider_face_{split}_bbx_gt.txt"}, images=("WIDER_{split}/images",),
+    probes_sizes=True, figures="wider_face",
+)
+#: the registry entries of this module: the official lists, and the flat MTCNN list (``--flat``).
+KINDS = (
+    DatasetKind(kind="wider", reader=_read_official, help="WIDER FACE root (wider_face_split/, WIDER_<split>/images/).",
+                **_WIDER),
+    DatasetKind(kind="wider_flat", reader=_read_flat, variant="flat",
+                help="The WIDER annotations are the flat MTCNN list (path x1 y1 x2 y2 ...).", **_WIDER),
+)
