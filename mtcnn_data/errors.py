@@ -32,3 +32,8 @@ class ImageError(MtcnnDataError):
 class OutputError(MtcnnDataError):
     """The output directory is in a state that the run must not overwrite silently."""
 
+
+
+class EvaluationError(MtcnnDataError, ValueError):
+    """Detections and ground truth that cannot be scored together (unknown images, none
+    of the annotated images, an optional dependency missing)."""
