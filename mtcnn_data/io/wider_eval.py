@@ -26,6 +26,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+from ..core.boxes import xyxy_to_xywh
 from ..core.wider_ap import SETTINGS, ImageTruth
 from ..errors import AnnotationError, EvaluationError, LayoutError
 from .files import atomic_write_bytes
@@ -34,6 +35,7 @@ __all__ = [
     "GT_FILES",
     "WiderTruth",
     "load_ground_truth",
+    "image_key",
     "submission_text",
     "write_submission",
     "read_submission_file",
@@ -119,20 +121,25 @@ def _keep_mask(indices_1based, n: int) -> np.ndarray:
 # ---------------------------------------------------------------- submission format
 
 
+def image_key(image_path) -> ImageKey:
+    """``(event, image)`` of ``.../<event>/<image>.jpg``, as the ground truth names images."""
+    path = os.fspath(image_path)
+    return os.path.basename(os.path.dirname(path)), os.path.splitext(os.path.basename(path))[0]
+
+
 def submission_text(name: str, boxes_xyxy, scores) -> str:
     """One image's submission file: ``name``, the count, ``x y w h score`` per face."""
-    b = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+    b = xyxy_to_xywh(boxes_xyxy)
     s = np.asarray(scores, dtype=np.float64).ravel()
     lines = [name, str(len(b))]
-    lines += [f"{x1:.2f} {y1:.2f} {x2 - x1:.2f} {y2 - y1:.2f} {p:.8f}" for (x1, y1, x2, y2), p in zip(b, s)]
+    lines += [f"{x:.2f} {y:.2f} {w:.2f} {h:.2f} {p:.8f}" for (x, y, w, h), p in zip(b, s)]
     return "\n".join(lines) + "\n"
 
 
 def write_submission(folder, image_path: str, boxes_xyxy, scores) -> Path:
     """Write ``folder/<event>/<image>.txt`` for the image at ``image_path``
     (``.../<event>/<image>.jpg``); atomic. Returns the path written."""
-    event = os.path.basename(os.path.dirname(os.fspath(image_path)))
-    name = os.path.splitext(os.path.basename(os.fspath(image_path)))[0]
+    event, name = image_key(image_path)
     target = Path(folder) / event / f"{name}.txt"
     atomic_write_bytes(target, submission_text(name, boxes_xyxy, scores).encode("utf-8"))
     return target
