@@ -39,7 +39,7 @@ def detect_images(detector, images: Sequence[Tuple[str, np.ndarray]], top: int =
     """
     from ..engine.progress import make_progress
 
-    bar = make_progress(len(images), "detect", progress)
+    bar = make_progress(len(images) if hasattr(images, "__len__") else None, "detect", progress)
     try:
         for path, truth in images:
             found = detector.detect(read_rgb(path))
