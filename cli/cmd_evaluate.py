@@ -76,7 +76,7 @@ def _run_detector(pnet, rnet, onet, wider, split, wider_annotations, wider_image
 
     if not pnet:
         raise click.UsageError("give a detector to run (--pnet, optionally --rnet/--onet) or --detections DIR")
-    if not (wider or wider_annotations):
+    if not (wider or (wider_annotations and wider_images)):
         raise click.UsageError("give --wider ROOT (or --wider-annotations FILE with --wider-images DIR)")
     truth = _load_truth(gt_dir)
     dataset = resolve_dataset("wider", wider, split, annotations=wider_annotations, images=wider_images)

@@ -301,6 +301,8 @@ def test_conflicting_options_are_refused(tiny_gt, tmp_path):
     assert nothing.exit_code != 0 and "--pnet" in nothing.output and "--detections" in nothing.output
     no_data = _evaluate("--pnet", "facenet")
     assert no_data.exit_code != 0 and "--wider ROOT" in no_data.output and "--annotations" not in no_data.output
+    half = _evaluate("--pnet", "facenet", "--wider-annotations", tmp_path / "gt.txt")
+    assert half.exit_code != 0 and "--wider-images DIR" in half.output and "--images" not in half.output
 
 
 def test_missing_ground_truth_folder_is_a_layout_error(tmp_path):
