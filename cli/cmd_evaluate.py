@@ -24,8 +24,10 @@ _DETECTOR_OPTIONS = ("pnet", "rnet", "onet", "wider", "wider_annotations", "wide
 @click.option("--iou", type=float, default=0.5, show_default=True, help="IoU at which a detection finds a face.")
 @click.option("--top", type=click.IntRange(0), default=0, show_default=True,
               help="Keep only each image's TOP best-scoring detections (0: all): recall at a fixed budget.")
-@click.option("--min-face", type=float, default=20.0, show_default=True)
-@click.option("--thresholds", default="0.6,0.7,0.7", show_default=True, callback=parse_thresholds)
+@click.option("--min-face", type=float, default=20.0, show_default=True,
+              help="Detector: smallest face side searched, pixels (--min-side only chooses the faces counted).")
+@click.option("--thresholds", default="0.6,0.7,0.7", show_default=True, callback=parse_thresholds,
+              help="Detector: face-probability floors of P-Net, R-Net, O-Net.")
 @click.option("--gt-dir", type=click.Path(file_okay=False),
               help="The WIDER FACE evaluation toolkit's ground_truth/ folder: also report easy/medium/hard AP "
                    "by the official protocol (needs scipy: pip install \"mtcnn-data[eval]\").")
@@ -85,6 +87,7 @@ def _run_detector(pnet, rnet, onet, wider, split, wider_annotations, wider_image
         raise EvaluationError(f"none of the images annotated in {dataset.annotation_files['annotations']} is present under "
                               f"{dataset.image_root}; check --wider / --wider-images and --split")
     detector = Detector(pnet, rnet, onet, DetectorConfig(min_face=min_face, thresholds=thresholds))
+    click.echo(f"detecting faces in {len(images)} images ...", err=True)
     detected = list(detect_images(detector, images, top))
     fig = recall_figures(detected, iou)
     fig["max_images"] = max_images
