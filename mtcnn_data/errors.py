@@ -37,7 +37,11 @@ class OutputError(MtcnnDataError):
     """The output directory is in a state that the run must not overwrite silently."""
 
 
-
 class OptionError(MtcnnDataError, ValueError):
     """A setting (command-line option or API argument) out of range or in conflict:
     the message names the option, what it expects and the value found."""
+
+
+class EvaluationError(MtcnnDataError, ValueError):
+    """Detections and ground truth that cannot be scored together (unknown images, none
+    of the annotated images, an optional dependency missing)."""

@@ -46,6 +46,7 @@ __all__ = [
     "command",
     "signal_mid_run",
     "stop_then_resume",
+    "make_wider_eval_gt",
 ]
 
 WIDER_ATTRS_ZERO = (0, 0, 0, 0, 0, 0)
@@ -450,3 +451,28 @@ def stop_then_resume(dataset, out: Path, sig: int, options, reference) -> str:
     assert shard_bytes(out) == reference
     assert not list(out.rglob("*.tmp"))
     return err
+def make_wider_eval_gt(folder, images) -> Path:
+    """The evaluation toolkit's ``ground_truth/`` folder (MATLAB v5, needs scipy) for
+    ``images``: ``{(event, name): (boxes x y w h, {"easy"|"medium"|"hard": 1-based kept indices})}``,
+    events in order of first appearance."""
+    from scipy.io import savemat
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    events = list(dict.fromkeys(event for event, _ in images))
+    per_event = [[(name, *images[(e, name)]) for (ev, name) in images if ev == e] for e in events]
+
+    def cells(rows):
+        out = np.empty((len(rows), 1), dtype=object)
+        for i, value in enumerate(rows):
+            out[i, 0] = value
+        return out
+
+    files = cells([cells([name for name, _, _ in rows]) for rows in per_event])
+    boxes = cells([cells([np.asarray(b, np.int32).reshape(-1, 4) for _, b, _ in rows]) for rows in per_event])
+    common = {"event_list": cells(events), "file_list": files, "face_bbx_list": boxes}
+    savemat(str(folder / "wider_face_val.mat"), common)
+    for setting in ("easy", "medium", "hard"):
+        keep = cells([cells([np.asarray(k[setting], np.uint16).reshape(-1, 1) for _, _, k in rows]) for rows in per_event])
+        savemat(str(folder / f"wider_{setting}_val.mat"), {**common, "gt_list": keep})
+    return folder

@@ -142,14 +142,8 @@ def sweep(runs, capsys) -> list:
     return failures
 
 
-#: options explained elsewhere: evaluate's are another change's (issue 12, evaluate).
-HELP_OWNED_ELSEWHERE = {"evaluate"}
-
-
 def test_every_option_has_help_and_choices_show_their_default():
     for name, cmd in _commands().items():
-        if name in HELP_OWNED_ELSEWHERE:
-            continue
         for p in cmd.params:
             if isinstance(p, click.Option):
                 assert p.help, f"{name} {p.opts[0]} has no --help text"

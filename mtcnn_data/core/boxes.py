@@ -20,6 +20,7 @@ __all__ = [
     "flip_offsets",
     "square_boxes",
     "xywh_to_xyxy",
+    "xyxy_to_xywh",
     "nms",
     "overlap_matrix",
 ]
@@ -57,6 +58,12 @@ def xywh_to_xyxy(xywh) -> np.ndarray:
     out[:, 2] = a[:, 0] + a[:, 2]
     out[:, 3] = a[:, 1] + a[:, 3]
     return out
+
+
+def xyxy_to_xywh(xyxy) -> np.ndarray:
+    """``x1, y1, x2, y2`` to ``x, y, w, h`` (the WIDER FACE submission format), float64."""
+    b = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    return np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
 
 
 def _intersections(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -405,10 +405,13 @@ def _png_path(folder: Path, image_path: str, used: set) -> Path:
 
 
 def detect_files(paths: Sequence, pnet, rnet=None, onet=None, config: Optional[DetectorConfig] = None,
-                 png_dir=None) -> List[dict]:
+                 png_dir=None, wider_txt=None) -> List[dict]:
     """Run the cascade on image files: ``[{"image": path, "faces": [...]}]`` (see
-    :meth:`Detections.to_list`); with ``png_dir``, also write each image with its faces drawn."""
+    :meth:`Detections.to_list`); with ``png_dir``, also write each image with its faces drawn;
+    with ``wider_txt``, each image's faces in the WIDER FACE submission format
+    (``wider_txt/<event>/<image>.txt``, :mod:`mtcnn_data.io.wider_eval`)."""
     from ..io.images import read_rgb
+    from ..io.wider_eval import write_submission
 
     detector = Detector(pnet, rnet, onet, config)
     folder = Path(png_dir) if png_dir is not None else None
@@ -420,6 +423,8 @@ def detect_files(paths: Sequence, pnet, rnet=None, onet=None, config: Optional[D
         image = read_rgb(path)
         found = detector.detect(image)
         results.append({"image": os.fspath(path), "faces": found.to_list()})
+        if wider_txt is not None:
+            write_submission(wider_txt, os.fspath(path), found.boxes, found.scores)
         if folder is not None:
             drawn = draw_detections(image, found)
             cv2.imwrite(str(_png_path(folder, os.fspath(path), used)), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
