@@ -25,6 +25,8 @@ from .options import filter_options, parse_thresholds, output_options, run_kwarg
 @click.option("--landmark-attempts", type=click.IntRange(0), default=10, show_default=True)
 @click.option("--rotate-degrees", type=float, default=5.0, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--reuse", type=click.Path(file_okay=False), help="--stage onet: a finished `mine --stage rnet` --out "
+              "whose kept P-Net candidates stand in for rerunning P-Net (same P-Net, settings and images, else refused).")
 @run_options
 def mine(**kw):
     """Mine R-Net (24x24) or O-Net (48x48) training data with trained earlier stage(s).
@@ -54,5 +56,5 @@ def mine(**kw):
     compression = None if kw["compression"] == "none" else kw["compression"]
     manifest = run(kw["out"], build_sources(sources_opts), settings, seed=kw["seed"], ratio=kw["ratio"],
                    limit=kw["limit"], shard_mb=kw["shard_mb"], compression=compression, max_pixels=kw["max_pixels"],
-                   run=run_opts, command=["mtcnn-data", *sys.argv[1:]])
+                   run=run_opts, command=["mtcnn-data", *sys.argv[1:]], reuse_dir=kw["reuse"])
     click.echo(summary(manifest, kw["out"]))

@@ -32,3 +32,7 @@ class ImageError(MtcnnDataError):
 class OutputError(MtcnnDataError):
     """The output directory is in a state that the run must not overwrite silently."""
 
+
+
+class ReuseError(MtcnnDataError):
+    """``mine --reuse DIR``: DIR's kept P-Net candidates cannot stand in for this run's P-Net."""

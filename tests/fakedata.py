@@ -178,3 +178,28 @@ def _write_celeba_list(path: Path, count: str, header: str, rows) -> Path:
     body = [f"{image_id} " + " ".join(f"{v:>4d}" for v in values) for image_id, values in rows]
     path.write_bytes(("\r\n".join([count, header] + body) + "\r\n").encode("utf-8"))
     return path
+
+
+def make_mining_data(root: Path, images: int, seed: int, stages=("pnet",)) -> Path:
+    """A small WIDER train split (2 faces per 400x300 image), 12 LFW_NET faces, and an
+    untrained ``STAGE.pt`` per stage whose face head leans to faces (it proposes plenty)."""
+    import torch
+
+    from mtcnn_data.detect.models import build_model
+
+    rng = np.random.default_rng(seed)
+    listed = []
+    for i in range(images):
+        boxes = [(int(rng.integers(20, 300)), int(rng.integers(20, 200)), s, s) for s in rng.integers(30, 90, 2)]
+        listed.append((f"0--Event/img_{i}.jpg", 400, 300, boxes))
+    make_wider(root / "wider", "train", listed)
+    entries = [(f"net_7876\\face_{i}.jpg", 160, 216, (40, 120, 50, 140), landmarks_in_box(40, 50, 120, 140))
+               for i in range(12)]
+    make_lfw_net(root / "lfw", "train", entries)
+    for stage in stages:
+        torch.manual_seed(0)
+        net = build_model(stage)
+        with torch.no_grad():
+            net.face_head.bias.copy_(torch.tensor([-2.0, 2.0]))
+        torch.save(net.state_dict(), root / f"{stage}.pt")
+    return root

@@ -67,15 +67,17 @@ def output_spec(stage, crop_size, seed=0, ratio=DEFAULT_RATIO, limit=None, shard
 
 
 def run_job(out, sources: List[Source], plan_fn, spec: OutputSpec, config: dict, run: RunOptions,
-            command: Optional[List[str]] = None) -> dict:
-    """Run a whole job into ``out``; returns the manifest."""
+            command: Optional[List[str]] = None, manifest_extra: Optional[Callable[[], dict]] = None) -> dict:
+    """Run a whole job into ``out``; returns the manifest. ``manifest_extra()``, called
+    once the shards are written, gives manifest entries that do not decide the output
+    (so they are not in the resume fingerprint)."""
     work = WorkDir(Path(out).resolve())  # absolute: workers on other hosts or folders see the same path
     fingerprint = _fingerprint(config, spec, sources)
     resuming = work.prepare(fingerprint, run.resume, run.overwrite)
     if resuming:
         run.log(f"resuming the unfinished run in {work.out}")
     try:
-        return _run_phases(work, sources, plan_fn, spec, config, run, command)
+        return _run_phases(work, sources, plan_fn, spec, config, run, command, manifest_extra)
     except BaseException:
         # a unit failed, the annotations had an error, Ctrl-C: the local pool has been
         # stopped, possibly killing a worker in the middle of writing a file
@@ -83,7 +85,7 @@ def run_job(out, sources: List[Source], plan_fn, spec: OutputSpec, config: dict,
         raise
 
 
-def _run_phases(work, sources, plan_fn, spec, config, run, command) -> dict:
+def _run_phases(work, sources, plan_fn, spec, config, run, command, manifest_extra=None) -> dict:
     timer, stats = Timer(), {}
     started = time.time()
     with timer.phase("plan"):
@@ -100,6 +102,7 @@ def _run_phases(work, sources, plan_fn, spec, config, run, command) -> dict:
         attrs = shard_attrs_for(spec, {"seed": spec.seed, "tool": f"mtcnn-data {__version__}"})
         shards = run_assemble(work, sel, spec, run.workers, run.backend, attrs)
     manifest = _manifest(spec, config, sources, sel, shards, images, timer.times, started, run, command)
+    manifest.update(manifest_extra() if manifest_extra else {})
     work.finish([s["name"] for s in shards], manifest)
     return manifest
 
