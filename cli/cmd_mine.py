@@ -27,6 +27,9 @@ from .options import device_option, filter_options, output_options, parse_thresh
 @click.option("--rotate-degrees", type=click.FloatRange(0, 180), default=5.0, show_default=True,
               help="Angle of the rotated copies of landmark samples, degrees (0: none).")
 @device_option()
+@click.option("--reuse", type=click.Path(file_okay=False), help="--stage onet: a finished `mine --stage rnet` --out "
+              "whose kept P-Net candidates stand in for rerunning P-Net (same P-Net, settings and images, else refused; "
+              "the output is the same as without it).")
 @run_options
 def mine(**kw):
     """Mine R-Net (24x24) or O-Net (48x48) training data with trained earlier stage(s).

@@ -158,7 +158,7 @@ def run_kwargs(kw: dict):
 
     return RunOptions(workers=kw.pop("workers"), backend=_backend(kw.pop("backend"), kw.pop("scheduler"), kw.pop("address")),
                       resume=kw.pop("resume"), overwrite=kw.pop("overwrite"),
-                      skip_missing=kw.pop("skip_missing"), unit_size=kw.pop("unit_size"),
+                      skip_missing=kw.pop("skip_missing"), unit_size=kw.pop("unit_size"), reuse=kw.pop("reuse", None),
                       log=functools.partial(click.echo, err=True))
 
 

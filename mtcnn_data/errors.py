@@ -45,3 +45,7 @@ class OptionError(MtcnnDataError, ValueError):
 class EvaluationError(MtcnnDataError, ValueError):
     """Detections and ground truth that cannot be scored together (unknown images, none
     of the annotated images, an optional dependency missing)."""
+
+
+class ReuseError(MtcnnDataError):
+    """``mine --reuse DIR``: DIR's kept P-Net candidates cannot stand in for this run's P-Net."""

@@ -451,6 +451,8 @@ def stop_then_resume(dataset, out: Path, sig: int, options, reference) -> str:
     assert shard_bytes(out) == reference
     assert not list(out.rglob("*.tmp"))
     return err
+
+
 def make_wider_eval_gt(folder, images) -> Path:
     """The evaluation toolkit's ``ground_truth/`` folder (MATLAB v5, needs scipy) for
     ``images``: ``{(event, name): (boxes x y w h, {"easy"|"medium"|"hard": 1-based kept indices})}``,
@@ -476,3 +478,28 @@ def make_wider_eval_gt(folder, images) -> Path:
         keep = cells([cells([np.asarray(k[setting], np.uint16).reshape(-1, 1) for _, _, k in rows]) for rows in per_event])
         savemat(str(folder / f"wider_{setting}_val.mat"), {**common, "gt_list": keep})
     return folder
+
+
+def make_mining_data(root: Path, images: int, seed: int, stages=("pnet",)) -> Path:
+    """A small WIDER train split (2 faces per 400x300 image), 12 LFW_NET faces, and an
+    untrained ``STAGE.pt`` per stage whose face head leans to faces (it proposes plenty)."""
+    import torch
+
+    from mtcnn_data.detect.models import build_model
+
+    rng = np.random.default_rng(seed)
+    listed = []
+    for i in range(images):
+        boxes = [(int(rng.integers(20, 300)), int(rng.integers(20, 200)), s, s) for s in rng.integers(30, 90, 2)]
+        listed.append((f"0--Event/img_{i}.jpg", 400, 300, boxes))
+    make_wider(root / "wider", "train", listed)
+    entries = [(f"net_7876\\face_{i}.jpg", 160, 216, (40, 120, 50, 140), landmarks_in_box(40, 50, 120, 140))
+               for i in range(12)]
+    make_lfw_net(root / "lfw", "train", entries)
+    for stage in stages:
+        torch.manual_seed(0)
+        net = build_model(stage)
+        with torch.no_grad():
+            net.face_head.bias.copy_(torch.tensor([-2.0, 2.0]))
+        torch.save(net.state_dict(), root / f"{stage}.pt")
+    return root

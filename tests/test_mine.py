@@ -7,12 +7,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from fakedata import landmarks_in_box, make_lfw_net, make_wider
+from fakedata import make_mining_data
 from mtcnn_data.cli.main import cli
 from mtcnn_data.core.boxes import iou_matrix
 from mtcnn_data.core.sampling import image_rng
 from mtcnn_data.core.schema import LANDMARK, NEGATIVE, PART, POSITIVE
-from mtcnn_data.detect.models import build_model
 from mtcnn_data.core.imaging import sample_pixels
 from mtcnn_data.io.images import read_rgb
 from mtcnn_data.io.shards import read_shard
@@ -54,23 +53,7 @@ def test_mine_onet_end_to_end_with_the_facenet_weights(tmp_path):
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mine-data")
-    rng = np.random.default_rng(1)
-    images = []
-    for i in range(10):
-        boxes = [(int(rng.integers(20, 300)), int(rng.integers(20, 200)), s, s) for s in rng.integers(30, 90, 2)]
-        images.append((f"0--Event/img_{i}.jpg", 400, 300, boxes))
-    make_wider(root / "wider", "train", images)
-    entries = [(f"net_7876\\face_{i}.jpg", 160, 216, (40, 120, 50, 140), landmarks_in_box(40, 50, 120, 140))
-               for i in range(12)]
-    make_lfw_net(root / "lfw", "train", entries)
-    torch.manual_seed(0)
-    pnet = build_model("pnet")
-    with torch.no_grad():
-        pnet.face_head.bias.copy_(torch.tensor([-2.0, 2.0]))  # an untrained net that proposes plenty
-    ckpt = root / "pnet.pt"
-    torch.save(pnet.state_dict(), ckpt)
-    return root
+    return make_mining_data(tmp_path_factory.mktemp("mine-data"), images=10, seed=1)
 
 
 def mine_cli(dataset, out, *extra):

@@ -280,9 +280,11 @@ class Detector:
         self.last_timings[name] = time.perf_counter() - start
         return out
 
-    def propose(self, image: np.ndarray, upto: str = "pnet") -> Candidates:
+    def propose(self, image: np.ndarray, upto: str = "pnet", pnet: Optional[Candidates] = None) -> Candidates:
         """All candidates that survive P-Net (``upto="pnet"``) or R-Net (``"rnet"``),
-        with the square integer crops the next stage would see."""
+        with the square integer crops the next stage would see. ``pnet``: this image's
+        P-Net candidates computed earlier (with this P-Net and config), used instead of
+        running P-Net again."""
         if upto not in ("pnet", "rnet"):
             raise DetectorConfigError(f"upto must be 'pnet' or 'rnet', got {upto!r}")
         if upto == "rnet" and len(self._models) < 2:
@@ -290,7 +292,7 @@ class Detector:
         image = self._validated(image)
         self.last_timings = {}
         with torch.inference_mode():
-            cands = self._timed("pnet", self._pnet, image)
+            cands = self._timed("pnet", self._pnet, image) if pnet is None else pnet
             return self._timed("rnet", self._refine, image, cands, 1) if upto == "rnet" else cands
 
     # -- stages -----------------------------------------------------------------------

@@ -64,6 +64,8 @@ class RunOptions:
     overwrite: bool = False
     skip_missing: bool = False
     unit_size: int = 64
+    #: mine --stage onet: a finished R-Net run whose kept P-Net candidates stand in for P-Net
+    reuse: Optional[str] = None
     log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr))
 
 
@@ -74,12 +76,15 @@ def output_spec(stage, crop_size, seed=0, ratio=DEFAULT_RATIO, limit=None, shard
 
 
 def run_job(out, sources: List[Source], plan_fn, spec: OutputSpec, config: dict, run: RunOptions,
-            command: Optional[List[str]] = None, settings: Optional[dict] = None) -> dict:
+            command: Optional[List[str]] = None, settings: Optional[dict] = None,
+            manifest_extra: Optional[Callable[[], dict]] = None) -> dict:
     """Run a whole job into ``out``; returns the manifest.
 
     ``settings``: the command's description (:meth:`mtcnn_data.jobs.config.DataConfig.settings`),
     recorded in the manifest and, with ``config`` and the input files' sha256, the resume
-    fingerprint; without it the output spec stands in."""
+    fingerprint; without it the output spec stands in. ``manifest_extra()``, called once
+    the shards are written, gives manifest entries that do not decide the output (so they
+    are not in the resume fingerprint)."""
     work = WorkDir(Path(out).resolve())  # absolute: workers on other hosts or folders see the same path
     settings = settings if settings is not None else {"output": dict(spec.__dict__)}
     config = {**config, "filters": _filters(sources)}
@@ -89,7 +94,7 @@ def run_job(out, sources: List[Source], plan_fn, spec: OutputSpec, config: dict,
         run.log(f"resuming the unfinished run in {work.out}")
     try:
         return _run_phases(work, sources, plan_fn, spec, dict(settings=settings, config=config, inputs=inputs),
-                           run, command)
+                           run, command, manifest_extra)
     except BaseException:
         # a unit failed, the annotations had an error, Ctrl-C: the local pool has been
         # stopped, possibly killing a worker in the middle of writing a file
@@ -97,7 +102,7 @@ def run_job(out, sources: List[Source], plan_fn, spec: OutputSpec, config: dict,
         raise
 
 
-def _run_phases(work, sources, plan_fn, spec, described, run, command) -> dict:
+def _run_phases(work, sources, plan_fn, spec, described, run, command, manifest_extra=None) -> dict:
     timer, stats = Timer(), {}
     started = time.time()
     with timer.phase("plan"):
@@ -117,6 +122,7 @@ def _run_phases(work, sources, plan_fn, spec, described, run, command) -> dict:
         attrs = shard_attrs_for(spec, {"seed": spec.seed, "tool": f"mtcnn-data {__version__}"})
         shards = run_assemble(work, sel, spec, run.workers, run.backend, attrs)
     manifest = _manifest(spec, described, sel, shards, images, timer.times, started, run, command)
+    manifest.update(manifest_extra() if manifest_extra else {})
     work.finish([s["name"] for s in shards], manifest)
     return manifest
 

@@ -9,9 +9,10 @@ Layout while a run is in progress (nothing in DIR itself is touched until the en
         ├── cand/u000000.npy   labelled candidates of the unit (no pixels)
         ├── selection.json     balanced selection: per-class cut-offs, slots
         ├── cut/u000000.npy    selected samples of the unit with pixels
-        └── shards/*.h5        finished shards
+        ├── shards/*.h5        finished shards
+        └── candidates/        a job's kept by-products (mine --stage rnet: P-Net candidates)
 
-At the end the shards move into DIR, ``manifest.json`` is written last, and
+At the end the shards and kept folders move into DIR, ``manifest.json`` is written last, and
 ``.incomplete/`` is removed: a DIR with a manifest is complete. Every file above is
 written to a temporary name and moved into place with ``os.replace``, so a killed
 run leaves only whole files, and ``--resume`` skips what exists.
@@ -28,6 +29,8 @@ from ..io.files import atomic_write_json, read_json
 
 INCOMPLETE = ".incomplete"
 MANIFEST = "manifest.json"
+#: Folders a job may keep beside its shards (moved into DIR at the end).
+KEPT = ("candidates",)
 
 
 class WorkDir:
@@ -48,6 +51,10 @@ class WorkDir:
 
     def shard(self, name: str) -> Path:
         return self.root / "shards" / name
+
+    def kept(self, name: str) -> Path:
+        assert name in KEPT, name
+        return self.root / name
 
     @property
     def run_file(self) -> Path:
@@ -123,12 +130,15 @@ class WorkDir:
         """Move finished shards into DIR, write the manifest last, drop the work state."""
         for name in shard_names:
             os.replace(self.shard(name), self.out / name)
+        for name in KEPT:
+            if self.kept(name).exists():
+                os.replace(self.kept(name), self.out / name)
         atomic_write_json(self.manifest, manifest, allow_nan=False)  # JSON has no NaN: a manifest never holds one
         shutil.rmtree(self.root)
 
 
 def _is_own(p: Path) -> bool:
-    return p.name in (MANIFEST, INCOMPLETE) or (p.suffix == ".h5" and p.name.startswith("shard-"))
+    return p.name in (MANIFEST, INCOMPLETE, *KEPT) or (p.suffix == ".h5" and p.name.startswith("shard-"))
 
 
 _MISSING = object()

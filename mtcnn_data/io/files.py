@@ -70,6 +70,11 @@ def atomic_save_npy(path, array: np.ndarray) -> None:
     _atomic(path, lambda f: np.save(f, array, allow_pickle=False))
 
 
+def atomic_save_npz(path, **arrays) -> None:
+    """Arrays into one deflated ``.npz`` (no pickles), written atomically."""
+    _atomic(path, lambda f: np.savez_compressed(f, **arrays))
+
+
 def read_json(path):
     with open(path, "r", encoding="utf-8") as f:
         return json.load(f)

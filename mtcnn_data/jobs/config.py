@@ -22,7 +22,7 @@ from ..core.schema import DEFAULT_RATIO
 from ..errors import OptionError
 
 #: the options of gen-pnet / mine that never change the output (RunOptions).
-RUN_OPTIONS = ("workers", "backend", "scheduler", "address", "resume", "overwrite", "skip_missing", "unit_size")
+RUN_OPTIONS = ("workers", "backend", "scheduler", "address", "resume", "overwrite", "skip_missing", "unit_size", "reuse")
 #: Recall-oriented thresholds for mining (P-Net, R-Net, O-Net), as the common MTCNN
 #: hard-example code uses: keep most faces, and many hard negatives, in the candidates.
 MINING_THRESHOLDS = (0.3, 0.1, 0.7)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
@@ -22,9 +23,13 @@ from .config import MINING_THRESHOLDS, MineConfig  # noqa: F401  (MINING_THRESHO
 from ..core.labelling import DISCARD, IoUBands, label_crops
 from ..core.sampling import LandmarkSampling, image_rng, random_keys
 from ..core.schema import CANDIDATE_DTYPE, NEGATIVE
+from ..errors import ReuseError
+from ..io.files import file_sha256
 from ..io.images import read_rgb, usable
+from . import reuse
 from ..engine.units import landmark_samples, plan_unit
 from ..engine.run import RunOptions, output_spec, run_job
+from ..engine.workdir import WorkDir
 
 STAGE_SIZES = {"rnet": 24, "onet": 48}
 
@@ -65,17 +70,35 @@ def _detector(settings: MineSettings):
     return _DETECTORS[key]
 
 
+_KEPT: dict = {}
+
+
+def _kept(folder) -> reuse.KeptCandidates:
+    """One look-up of ``--reuse`` candidates per worker process, built on first use."""
+    if folder not in _KEPT:
+        _KEPT[folder] = reuse.KeptCandidates(folder)
+    return _KEPT[folder]
+
+
 @dataclass
 class PlanMine:
+    """Plans a unit; ``keep_dir``: where an R-Net run keeps each unit's P-Net candidates;
+    ``reuse_dir``: the kept candidates an O-Net run takes instead of running P-Net."""
+
     seed: int
     settings: MineSettings
+    keep_dir: Optional[str] = None
+    reuse_dir: Optional[str] = None
 
     def __call__(self, unit):
         import torch
 
         torch.set_num_threads(self.settings.threads)
         self._seconds = {"decode": 0.0, "pnet": 0.0, "rnet": 0.0}
+        self._pnet_kept = []
         cands, meta = plan_unit(unit, self._plan_image)
+        if self.keep_dir is not None and unit.kind == "faces":
+            reuse.save_unit(reuse.unit_file(self.keep_dir, unit.index), self._pnet_kept)
         meta["seconds"] = {k: round(v, 4) for k, v in self._seconds.items()}
         return cands, meta
 
@@ -90,15 +113,20 @@ class PlanMine:
         if problem:
             return None, None, problem
         size = (image.shape[1], image.shape[0])
-        return self._mined(rng, image, fit(rec, size)), size, None
+        return self._mined(rng, image, fit(rec, size), identity, path), size, None
 
-    def _mined(self, rng, image, rec):
-        upto = "pnet" if self.settings.stage == "rnet" else "rnet"
+    def _mined(self, rng, image, rec, identity, path):
         detector = _detector(self.settings)
-        crops = detector.propose(image, upto=upto).crops
+        if self.reuse_dir is not None:
+            pnet = _kept(self.reuse_dir).get(identity, file_sha256(path))
+            cands = detector.propose(image, upto="rnet", pnet=pnet)
+        else:
+            cands = detector.propose(image, upto="pnet" if self.settings.stage == "rnet" else "rnet")
+        if self.keep_dir is not None:  # an R-Net run: these are P-Net's candidates
+            self._pnet_kept.append((identity, file_sha256(path), cands))
         for stage, seconds in detector.last_timings.items():
             self._seconds[stage] += seconds
-        return labelled_detections(rng, crops, rec.boxes, rec.keep, self.settings)
+        return labelled_detections(rng, cands.crops, rec.boxes, rec.keep, self.settings)
 
 
 def labelled_detections(rng, crops, faces, keep, settings: MineSettings):
@@ -132,22 +160,49 @@ def mine_config(out, config: MineConfig, run: RunOptions = RunOptions(), command
     )
     return mine(out, config.sources(), settings, seed=config.seed, ratio=config.ratio, limit=config.limit,
                 shard_mb=config.shard_mb, compression=config.compression_filter, max_pixels=config.max_pixels,
-                run=run, command=command, description=config.settings())
+                run=run, command=command, description=config.settings(), reuse_dir=run.reuse)
 
 
 def mine(out, sources, settings: MineSettings, *, seed=0, ratio=(3, 1, 1, 2), limit=None, shard_mb=64.0,
          compression="gzip", compression_level=4, max_pixels=None, run: RunOptions = RunOptions(),
-         command=None, description=None) -> dict:
+         command=None, description=None, reuse_dir=None) -> dict:
     """Mine ``settings.stage`` data from ``sources`` into ``out``; returns the manifest
-    (``description``: the settings recorded in the manifest, see :func:`mine_config`)."""
+    (``description``: the settings recorded in the manifest, see :func:`mine_config`).
+
+    An R-Net run keeps its P-Net candidates in ``out/candidates/``; an O-Net run with
+    ``reuse_dir`` (a finished R-Net run's ``out``) takes them instead of running P-Net."""
     extra = {} if max_pixels is None else {"max_pixels": max_pixels}
     spec = output_spec(settings.stage, STAGE_SIZES[settings.stage], seed, ratio, limit, shard_mb, compression,
                        compression_level, settings.landmarks.angle, **extra)
-    detector = _detector(settings)  # loads the checkpoints now: a bad one fails before any work
+    detector = _detector(settings).to_dict()  # loads the checkpoints now: a bad one fails before any work
     config = {
         "mining": {"stage": settings.stage, "max_negatives_per_image": settings.max_negatives_per_image},
         "labelling": {"bands": asdict(settings.bands)},
-        "detector": detector.to_dict(),
+        "detector": detector,
         "landmark_sampling": settings.landmarks.to_dict(),
     }
-    return run_job(out, list(sources), PlanMine(int(seed), settings), spec, config, run, command, description)
+    if reuse_dir is not None and settings.stage != "onet":
+        raise ReuseError("--reuse takes P-Net candidates for --stage onet; --stage rnet runs P-Net itself (and keeps "
+                         "its candidates for a later --stage onet --reuse)")
+    plan = PlanMine(int(seed), settings)
+    if settings.stage == "rnet":
+        plan.keep_dir = str(kept_folder(out))
+    elif reuse_dir is not None:
+        plan.reuse_dir = str(reuse.check_reusable(reuse_dir, detector).resolve())
+    return run_job(out, list(sources), plan, spec, config, run, command, description,
+                   manifest_extra=lambda: _manifest_extra(plan, detector))
+
+
+def kept_folder(out) -> Path:
+    """Where an R-Net run keeps its P-Net candidates until the run finishes."""
+    return WorkDir(Path(out).resolve()).kept(reuse.FOLDER)
+
+
+def _manifest_extra(plan: PlanMine, detector: dict) -> dict:
+    """Not part of the resume fingerprint: neither changes the shards."""
+    if plan.keep_dir is not None:
+        return {"candidates": reuse.describe(plan.keep_dir, detector)}
+    if plan.reuse_dir is not None:
+        return {"reused": {"pnet_candidates": plan.reuse_dir,
+                           "note": "P-Net was not rerun; the shards are byte-identical to a run without --reuse"}}
+    return {}
