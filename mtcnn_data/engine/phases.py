@@ -223,25 +223,37 @@ def run_cut(work: WorkDir, sel: dict, spec: OutputSpec, workers: int, backend: s
 # ---------------------------------------------------------------- assemble
 
 
+def shard_holders(work: WorkDir, sel: dict) -> List[List[tuple]]:
+    """Per shard, ``(unit, first row, end row)`` of every unit whose cut file holds rows
+    of it: each cut file is sorted by slot, so two binary searches per shard boundary
+    (the file is memory-mapped; only the pages searched are read)."""
+    per = sel["samples_per_shard"]
+    bounds = np.minimum(np.arange(len(sel["shards"]) + 1) * per, sel["total"])
+    holders: List[List[tuple]] = [[] for _ in sel["shards"]]
+    for u, n in enumerate(sel["unit_selected"]):
+        if not n:
+            continue
+        rows = np.searchsorted(np.load(work.cut(u), mmap_mode="r")["slot"], bounds)
+        for s in np.flatnonzero(rows[1:] > rows[:-1]):
+            holders[s].append((u, int(rows[s]), int(rows[s + 1])))
+    return holders
+
+
 class _AssembleTask:
     def __init__(self, work, sel, spec, attrs, threads=1):
         self.work, self.sel, self.spec, self.attrs, self.threads = work, sel, spec, attrs, threads
 
-    def __call__(self, s: int):
+    def __call__(self, item):
+        s, holders = item
         name = self.sel["shards"][s]
         lo = s * self.sel["samples_per_shard"]
         hi = min(lo + self.sel["samples_per_shard"], self.sel["total"])
         parts, sources = [], []
-        for u, n in enumerate(self.sel["unit_selected"]):
-            if not n:
-                continue
-            cut = np.load(self.work.cut(u), mmap_mode="r")
-            a, b = np.searchsorted(cut["slot"], [lo, hi])
-            if b > a:
-                rows = np.array(cut[a:b])
-                meta = read_json(self.work.unit_meta(u))
-                parts.append(rows)
-                sources.extend(f"{meta['dataset']}/{meta['images'][i]}" for i in rows["src"])
+        for u, a, b in holders:
+            rows = np.array(np.load(self.work.cut(u), mmap_mode="r")[a:b])
+            meta = read_json(self.work.unit_meta(u))
+            parts.append(rows)
+            sources.extend(f"{meta['dataset']}/{meta['images'][i]}" for i in rows["src"])
         rows = np.concatenate(parts)
         order = np.argsort(rows["slot"], kind="stable")
         rows = rows[order]
@@ -266,10 +278,12 @@ def run_assemble(work: WorkDir, sel: dict, spec: OutputSpec, workers: int, backe
             infos[s] = read_shard_info(work.shard(name))
         else:
             todo.append(s)
+    holders = shard_holders(work, sel) if todo else []
     bar = make_progress(len(todo), "shards")
     results = []
     threads = max(1, workers // max(1, len(todo)))  # fewer shards than workers: compress in threads
-    run_parallel(_AssembleTask(work, sel, spec, attrs, threads), todo, workers, bar, results.append, backend)
+    run_parallel(_AssembleTask(work, sel, spec, attrs, threads), [(s, holders[s]) for s in todo], workers, bar,
+                 results.append, backend)
     bar.close()
     for info in results:
         infos[sel["shards"].index(info["name"])] = info
