@@ -23,6 +23,8 @@ __all__ = [
     "xyxy_to_xywh",
     "nms",
     "overlap_matrix",
+    "pair_ious",
+    "near_pairs",
 ]
 
 
@@ -67,21 +69,34 @@ def xyxy_to_xywh(xyxy) -> np.ndarray:
 
 
 def _intersections(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    iw = _overlap_1d(a[:, 0], a[:, 2], b[:, 0], b[:, 2])
-    iw *= _overlap_1d(a[:, 1], a[:, 3], b[:, 1], b[:, 3])
+    """Intersection areas of the boxes ``a`` and ``b`` (broadcast against each other)."""
+    iw = _overlap_1d(a[..., 0], a[..., 2], b[..., 0], b[..., 2])
+    iw *= _overlap_1d(a[..., 1], a[..., 3], b[..., 1], b[..., 3])
     return iw
 
 
 def _overlap_1d(lo_a, hi_a, lo_b, hi_b) -> np.ndarray:
-    """(N, M) length of the overlap of intervals [lo_a, hi_a) and [lo_b, hi_b), at least 0."""
-    out = np.minimum(hi_a[:, None], hi_b[None, :])
-    out -= np.maximum(lo_a[:, None], lo_b[None, :])
+    """Length of the overlap of intervals [lo_a, hi_a) and [lo_b, hi_b), at least 0 (broadcast)."""
+    out = np.minimum(hi_a, hi_b)
+    out -= np.maximum(lo_a, lo_b)
     return np.maximum(out, 0.0, out=out)
 
 
 def _ratio(num: np.ndarray, denom: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(denom > 0, num / np.where(denom > 0, denom, 1.0), 0.0)
+
+
+def _overlaps(a: np.ndarray, b: np.ndarray, mode: str) -> np.ndarray:
+    """IoU or intersection over the smaller area of boxes ``a`` and ``b`` (broadcast)."""
+    inter = _intersections(a, b)
+    if mode == "union":
+        denom = areas(a) + areas(b) - inter
+    elif mode == "min":
+        denom = np.minimum(areas(a), areas(b))
+    else:
+        raise ValueError(f"overlap mode must be 'union' or 'min', got {mode!r}")
+    return np.clip(_ratio(inter, denom), 0.0, 1.0)
 
 
 def iou_matrix(a, b) -> np.ndarray:
@@ -94,16 +109,51 @@ def iou_matrix(a, b) -> np.ndarray:
 
 def overlap_matrix(a, b, mode: str = "union") -> np.ndarray:
     """(N, M) IoU (``"union"``) or intersection over the smaller area (``"min"``)."""
-    a = _as_boxes(a)
-    b = _as_boxes(b)
-    inter = _intersections(a, b)
-    if mode == "union":
-        denom = areas(a)[:, None] + areas(b)[None, :] - inter
-    elif mode == "min":
-        denom = np.minimum(areas(a)[:, None], areas(b)[None, :])
-    else:
-        raise ValueError(f"overlap mode must be 'union' or 'min', got {mode!r}")
-    return np.clip(_ratio(inter, denom), 0.0, 1.0)
+    return _overlaps(_as_boxes(a)[:, None, :], _as_boxes(b)[None, :, :], mode)
+
+
+def pair_ious(a, b, i, j) -> np.ndarray:
+    """IoU of ``a[i[k]]`` with ``b[j[k]]`` for every k: the entries ``iou_matrix(a, b)[i, j]``,
+    bit for bit, without the matrix."""
+    return _overlaps(_as_boxes(a)[i], _as_boxes(b)[j], "union")
+
+
+def near_pairs(a, b) -> tuple[np.ndarray, np.ndarray]:
+    """Index arrays ``(i, j)`` of every pair of boxes ``a[i]``, ``b[j]`` that overlap with
+    positive width and height, i.e. every pair whose IoU can be above 0.
+
+    Sort and sweep on x, in time about linear in the boxes near each other: the boxes
+    of ``b`` are grouped by width (powers of two), each group sorted on ``x1``; a box
+    of ``a`` tests only the boxes of a group whose ``x1`` lies within twice the group's
+    widest box to its left and before its right edge. Boxes of ``b`` that are
+    degenerate or not finite are never returned (their IoU is 0 with everything)."""
+    a, b = _as_boxes(a), _as_boxes(b)
+    w, h = widths(b), heights(b)
+    usable = np.flatnonzero((w > 0) & (h > 0) & np.isfinite(w) & np.isfinite(h))
+    _, exponent = np.frexp(w[usable])  # w in [2**(e-1), 2**e)
+    found_i, found_j = [], []
+    for e in np.unique(exponent):
+        group = usable[exponent == e]
+        group = group[np.argsort(b[group, 0], kind="stable")]
+        x1 = b[group, 0]
+        lo = np.searchsorted(x1, a[:, 0] - np.ldexp(1.0, int(e) + 1), "left")
+        hi = np.searchsorted(x1, a[:, 2], "left")
+        i, pos = _ranges(lo, hi)
+        j = group[pos]
+        hit = (b[j, 2] > a[i, 0]) & (b[j, 0] < a[i, 2]) & (b[j, 3] > a[i, 1]) & (b[j, 1] < a[i, 3])
+        found_i.append(i[hit])
+        found_j.append(j[hit])
+    if not found_i:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(found_i), np.concatenate(found_j)
+
+
+def _ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(k, p)`` for every ``p`` in ``range(lo[k], hi[k])``, for every k."""
+    count = np.maximum(hi - lo, 0)
+    k = np.repeat(np.arange(len(lo)), count)
+    start = np.cumsum(count) - count
+    return k, np.arange(len(k)) - np.repeat(start - lo, count)
 
 
 def best_iou(crops, gts) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ from typing import Callable, Dict, Iterable, List, Optional
 import numpy as np
 
 from ..core.balance import (
+    BUCKET_BITS,
     Cutoff,
     boundary_buckets,
     bucket_histogram,
@@ -69,6 +70,7 @@ def run_plan(work: WorkDir, units: Iterable[Unit], plan_fn: Callable, workers: i
 
     Units go to the workers as the annotations are read, so parsing overlaps with planning."""
     counts = np.zeros(4, dtype=np.int64)
+    hist = np.zeros(4 << BUCKET_BITS, dtype=np.int64)  # the selection's first pass, as units finish
     total = [0]
     bar = make_progress(None, "plan")
 
@@ -77,15 +79,24 @@ def run_plan(work: WorkDir, units: Iterable[Unit], plan_fn: Callable, workers: i
             total[0] += 1
             if not (work.candidates(unit.index).exists() and work.unit_meta(unit.index).exists()):
                 yield unit
+            else:  # planned before a resume
+                hist[:] += bucket_histogram(*_keys_cls(work, unit.index)).ravel()
 
     def on_result(res):
         counts[:] += res["counts"]
+        np.add.at(hist, res["hist"][0], res["hist"][1])
         bar.set_postfix(_postfix(counts), refresh=False)
 
     run_parallel(_PlanTask(work, plan_fn), todo(), workers, bar, on_result, backend)
     bar.close()
+    atomic_save_npy(histogram_file(work), hist.reshape(4, -1))
     stats["units"] = total[0]
     return total[0]
+
+
+def histogram_file(work: WorkDir):
+    """The candidates' (class, key bucket) histogram of all units, written by :func:`run_plan`."""
+    return work.root / "histogram.npy"
 
 
 class _PlanTask:
@@ -98,7 +109,9 @@ class _PlanTask:
         meta["counts"] = np.bincount(class_index(cands["label"]), minlength=4).tolist()
         atomic_save_npy(self.work.candidates(unit.index), cands)
         atomic_write_json(self.work.unit_meta(unit.index), meta)
-        return {"unit": unit.index, "counts": np.asarray(meta["counts"])}
+        hist = bucket_histogram(cands["key"], class_index(cands["label"])).ravel()
+        filled = np.flatnonzero(hist)
+        return {"unit": unit.index, "counts": np.asarray(meta["counts"]), "hist": (filled, hist[filled])}
 
 
 def _postfix(counts):
@@ -109,28 +122,31 @@ def _postfix(counts):
 
 
 def run_select(work: WorkDir, num_units: int, spec: OutputSpec) -> dict:
-    """Balanced selection in three streaming passes over the candidate files."""
+    """Balanced selection from the plan phase's histogram and one streaming pass over the
+    candidate files (each class's boundary bucket, and every unit's count below it)."""
     if work.selection_file.exists():
         return read_json(work.selection_file)
-    hist = np.zeros((4, 1 << 16), dtype=np.int64)
-    for u in range(num_units):
-        c = np.load(work.candidates(u), mmap_mode="r")
-        hist += bucket_histogram(c["key"], class_index(c["label"]))
+    hist = np.load(histogram_file(work))
     counts = hist.sum(axis=1)
     quota, limiting = class_quota(counts, spec.ratio, spec.limit)
     bucket, need = boundary_buckets(hist, quota)
     entries: List[list] = [[] for _ in range(4)]
+    selected = np.zeros(num_units, dtype=np.int64)
     for u in range(num_units):
-        c = np.load(work.candidates(u), mmap_mode="r")
-        cls, b = class_index(c["label"]), key_buckets(c["key"])
+        key, cls = _keys_cls(work, u)
+        b = key_buckets(key)
+        selected[u] = int((b < bucket[cls]).sum())
         for k in range(4):
             hit = np.flatnonzero((cls == k) & (b == bucket[k]))
             if len(hit):
-                entries[k].append(np.stack([c["key"][hit], np.full(len(hit), u, np.uint64), hit.astype(np.uint64)], 1))
-    cutoffs = [
-        None if bucket[k] < 0 else cutoff_from_bucket(np.concatenate(entries[k]), int(need[k])) for k in range(4)
-    ]
-    selected = [int(select_mask(*_keys_cls(work, u), u, cutoffs).sum()) for u in range(num_units)]
+                entries[k].append(np.stack([key[hit], np.full(len(hit), u, np.uint64), hit.astype(np.uint64)], 1))
+    cutoffs = [None] * 4
+    for k in range(4):
+        if bucket[k] >= 0:
+            e = np.concatenate(entries[k])
+            cutoffs[k] = cutoff_from_bucket(e, int(need[k]))
+            selected += np.bincount(e[_up_to(e, cutoffs[k]), 1].astype(np.int64), minlength=num_units)
+    selected = selected.tolist()
     total = int(sum(selected))
     per_shard = spec.samples_per_shard()
     num_shards = max(1, -(-total // per_shard))
@@ -147,6 +163,14 @@ def run_select(work: WorkDir, num_units: int, spec: OutputSpec) -> dict:
     }
     atomic_write_json(work.selection_file, sel)
     return sel
+
+
+def _up_to(entries: np.ndarray, cut: Cutoff) -> np.ndarray:
+    """Which ``(key, unit, index)`` rows are at most ``cut`` in lexicographic order, as
+    :func:`select_mask` selects them."""
+    key, unit, index = entries[:, 0], entries[:, 1], entries[:, 2]
+    k, u, i = np.uint64(cut.key), np.uint64(cut.unit), np.uint64(cut.index)
+    return (key < k) | ((key == k) & ((unit < u) | ((unit == u) & (index <= i))))
 
 
 def _keys_cls(work, u):
@@ -204,25 +228,37 @@ def run_cut(work: WorkDir, sel: dict, spec: OutputSpec, workers: int, backend: s
 # ---------------------------------------------------------------- assemble
 
 
+def shard_holders(work: WorkDir, sel: dict) -> List[List[tuple]]:
+    """Per shard, ``(unit, first row, end row)`` of every unit whose cut file holds rows
+    of it: each cut file is sorted by slot, so two binary searches per shard boundary
+    (the file is memory-mapped; only the pages searched are read)."""
+    per = sel["samples_per_shard"]
+    bounds = np.minimum(np.arange(len(sel["shards"]) + 1) * per, sel["total"])
+    holders: List[List[tuple]] = [[] for _ in sel["shards"]]
+    for u, n in enumerate(sel["unit_selected"]):
+        if not n:
+            continue
+        rows = np.searchsorted(np.load(work.cut(u), mmap_mode="r")["slot"], bounds)
+        for s in np.flatnonzero(rows[1:] > rows[:-1]):
+            holders[s].append((u, int(rows[s]), int(rows[s + 1])))
+    return holders
+
+
 class _AssembleTask:
     def __init__(self, work, sel, spec, attrs, threads=1):
         self.work, self.sel, self.spec, self.attrs, self.threads = work, sel, spec, attrs, threads
 
-    def __call__(self, s: int):
+    def __call__(self, item):
+        s, holders = item
         name = self.sel["shards"][s]
         lo = s * self.sel["samples_per_shard"]
         hi = min(lo + self.sel["samples_per_shard"], self.sel["total"])
         parts, sources = [], []
-        for u, n in enumerate(self.sel["unit_selected"]):
-            if not n:
-                continue
-            cut = np.load(self.work.cut(u), mmap_mode="r")
-            a, b = np.searchsorted(cut["slot"], [lo, hi])
-            if b > a:
-                rows = np.array(cut[a:b])
-                meta = read_json(self.work.unit_meta(u))
-                parts.append(rows)
-                sources.extend(f"{meta['dataset']}/{meta['images'][i]}" for i in rows["src"])
+        for u, a, b in holders:
+            rows = np.array(np.load(self.work.cut(u), mmap_mode="r")[a:b])
+            meta = read_json(self.work.unit_meta(u))
+            parts.append(rows)
+            sources.extend(f"{meta['dataset']}/{meta['images'][i]}" for i in rows["src"])
         rows = np.concatenate(parts)
         order = np.argsort(rows["slot"], kind="stable")
         rows = rows[order]
@@ -247,10 +283,12 @@ def run_assemble(work: WorkDir, sel: dict, spec: OutputSpec, workers: int, backe
             infos[s] = read_shard_info(work.shard(name))
         else:
             todo.append(s)
+    holders = shard_holders(work, sel) if todo else []
     bar = make_progress(len(todo), "shards")
     results = []
     threads = max(1, workers // max(1, len(todo)))  # fewer shards than workers: compress in threads
-    run_parallel(_AssembleTask(work, sel, spec, attrs, threads), todo, workers, bar, results.append, backend)
+    run_parallel(_AssembleTask(work, sel, spec, attrs, threads), [(s, holders[s]) for s in todo], workers, bar,
+                 results.append, backend)
     bar.close()
     for info in results:
         infos[sel["shards"].index(info["name"])] = info
