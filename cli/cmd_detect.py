@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import click
 
@@ -45,3 +46,6 @@ def detect(images, pnet, rnet, onet, json_path, png_dir, wider_txt, min_face, fa
             json.dump(results, f, indent=1)
     faces = sum(len(r["faces"]) for r in results)
     click.echo(f"{faces} face(s) in {len(results)} image(s)", err=True)
+    for flag, folder in (("--png", png_dir), ("--wider-txt", wider_txt)):
+        if folder is not None:
+            click.echo(f"{flag}: wrote {len(results)} file(s) under {os.path.abspath(folder)}", err=True)

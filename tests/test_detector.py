@@ -195,8 +195,15 @@ def test_cli_writes_json_and_png(tmp_path, random_checkpoints):
     assert report[0]["image"] == str(image_path) and len(report[0]["faces"]) > 0
     face = report[0]["faces"][0]
     assert len(face["box"]) == 4 and 0 <= face["score"] <= 1 and np.array(face["landmarks"]).shape == (5, 2)
-    drawn = cv2.imread(str(out_png / "square.png"))
-    assert drawn.shape == (80, 90, 3)
+    assert f"--png: wrote 1 file(s) under {out_png.resolve()}" in result.output
+    assert report[0]["png"] == str(out_png / "square.png")
+    drawn = cv2.cvtColor(cv2.imread(str(out_png / "square.png")), cv2.COLOR_BGR2RGB)
+    assert drawn.shape == (80 + 24, 90, 3)  # the image, then the landmark legend
+    from mtcnn_data.core.landmarks import LANDMARK_COLOURS
+
+    x, y = np.round(np.array(face["landmarks"])).astype(int)[0]  # the left eye, in its own colour
+    if 0 <= x < 90 and 0 <= y < 80:
+        assert tuple(drawn[y, x]) in {tuple(c) for c in LANDMARK_COLOURS}, drawn[y, x]
 
 
 def test_cli_rejects_bad_thresholds(tmp_path, random_checkpoints):

@@ -200,3 +200,17 @@ def sample_pixels(image: np.ndarray, box, size: int, augment: int = 0, angle: fl
     ``image`` but ``size x size``."""
     out = ImageCutter(image).cut(np.asarray(box, np.float64)[None], size, [augment], angle)[0]
     return out if image.ndim == 3 else out[:, :, 0]
+
+
+def landmark_legend(width: int, note: str = "(left/right = image-left/right)") -> np.ndarray:
+    """A 24-pixel RGB strip naming the five landmark colours (``core.landmarks``), then ``note``."""
+    from .landmarks import LANDMARK_COLOURS, LANDMARK_NAMES
+
+    out = np.zeros((24, width, 3), np.uint8)
+    x = 6
+    for name, colour in zip(LANDMARK_NAMES, LANDMARK_COLOURS):
+        cv2.circle(out, (x + 5, 12), 5, colour, -1, cv2.LINE_AA)
+        cv2.putText(out, name, (x + 14, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        x += 22 + 9 * len(name)
+    cv2.putText(out, note, (x + 4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (200, 200, 200), 1, cv2.LINE_AA)
+    return out

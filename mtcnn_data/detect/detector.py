@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from ..core.boxes import decode_offsets, iou_matrix, nms, square_boxes
-from ..core.landmarks import denormalise_from_crops
-from ..core.imaging import ImageCutter
+from ..core.landmarks import LANDMARK_COLOURS, denormalise_from_crops
+from ..core.imaging import ImageCutter, landmark_legend
 from ..errors import MtcnnDataError
 from .checkpoints import LoadedStage, load_stage
 
@@ -383,7 +383,9 @@ class Detector:
 # --------------------------------------------------------------------------- drawing
 
 def draw_detections(image_rgb: np.ndarray, detections: Detections) -> np.ndarray:
-    """A copy of the image with boxes (green), scores and landmarks (red) drawn."""
+    """A copy of the image with boxes (green) and scores drawn, each landmark in its colour
+    (:data:`mtcnn_data.core.landmarks.LANDMARK_COLOURS`, as ``inspect`` draws them), and
+    the landmark legend below when there are landmarks."""
     out = np.ascontiguousarray(image_rgb).copy()
     thickness = max(1, round(max(out.shape[:2]) / 500))
     for i, box in enumerate(np.asarray(detections.boxes)):
@@ -392,8 +394,10 @@ def draw_detections(image_rgb: np.ndarray, detections: Detections) -> np.ndarray
         label = f"{float(detections.scores[i]):.2f}"
         cv2.putText(out, label, (x1, max(0, y1 - 3)), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 255, 0), 1)
         if detections.landmarks is not None:
-            for x, y in detections.landmarks[i]:
-                cv2.circle(out, (int(round(x)), int(round(y))), thickness + 1, (255, 0, 0), -1)
+            for (x, y), colour in zip(detections.landmarks[i], LANDMARK_COLOURS):
+                cv2.circle(out, (int(round(x)), int(round(y))), thickness + 1, colour, -1)
+    if detections.landmarks is not None:
+        out = np.concatenate([out, landmark_legend(out.shape[1])], axis=0)
     return out
 
 
@@ -429,5 +433,7 @@ def detect_files(paths: Sequence, pnet, rnet=None, onet=None, config: Optional[D
             write_submission(wider_txt, os.fspath(path), found.boxes, found.scores)
         if folder is not None:
             drawn = draw_detections(image, found)
-            cv2.imwrite(str(_png_path(folder, os.fspath(path), used)), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+            png = _png_path(folder, os.fspath(path), used)
+            cv2.imwrite(str(png), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+            results[-1]["png"] = os.fspath(png)
     return results

@@ -16,6 +16,8 @@ from typing import Dict, List, Sequence
 import cv2
 import numpy as np
 
+from ..core.imaging import landmark_legend
+from ..core.landmarks import LANDMARK_COLOURS
 from ..core.schema import AUGMENT_CODES, CLASS_NAMES, CLASS_ORDER, LANDMARK, METADATA_FIELDS, NEGATIVE
 from ..io.reader import ShardReader
 
@@ -24,9 +26,6 @@ __all__ = ["summarise", "format_summary", "contact_sheet", "write_png", "LANDMAR
 IOU_BINS = np.linspace(0.0, 1.0, 21)
 OFFSET_BINS = np.linspace(-1.0, 1.0, 41)
 OFFSET_NAMES = ("dx1", "dy1", "dx2", "dy2")
-#: RGB colours of the landmarks: left eye, right eye, nose, left mouth, right mouth (image-left/right).
-LANDMARK_COLOURS = ((255, 40, 40), (40, 120, 255), (40, 220, 40), (255, 160, 0), (0, 230, 230))
-LANDMARK_NAMES = ("left eye", "right eye", "nose", "left mouth", "right mouth")
 #: RGB colour of each class's box and title.
 CLASS_COLOURS = {"negative": (160, 160, 160), "positive": (40, 230, 40), "part": (255, 220, 0), "landmark": (255, 80, 255)}
 AUGMENT_SHORT = {0: "", 1: "F", 2: "R+", 3: "R+F", 4: "R-", 5: "R-F"}
@@ -198,14 +197,8 @@ def _banner(text: str, width: int, colour=(255, 255, 255), height: int = 24) -> 
 
 
 def _legend(width: int) -> np.ndarray:
-    out = np.zeros((24, width, 3), np.uint8)
-    x = 6
-    for name, colour in zip(LANDMARK_NAMES, LANDMARK_COLOURS):
-        cv2.circle(out, (x + 5, 12), 5, _bgr(colour), -1, cv2.LINE_AA)
-        _text(out, name, (x + 14, 17), 0.45)
-        x += 22 + 9 * len(name)
-    _text(out, "(left/right = image-left/right; F flip, R+/R- rotation)", (x + 4, 17), 0.4, (200, 200, 200))
-    return out
+    """The landmark legend, in this module's BGR."""
+    return landmark_legend(width, "(left/right = image-left/right; F flip, R+/R- rotation)")[..., ::-1].copy()
 
 
 def bar_chart(counts: np.ndarray, edges: np.ndarray, title: str, colour, size=(300, 130)) -> np.ndarray:
