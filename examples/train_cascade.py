@@ -29,8 +29,8 @@ REAL = REPO.parent / "shared" / "realdata"
 STAGES = ("pnet", "rnet", "onet")
 # --quick: few images, a P-Net trained long enough on them that mining is not swamped by windows
 # (a weak P-Net passes tens of thousands per image, and the pyramid NMS then takes minutes).
-QUICK = {"train_images": 40, "lfw_images": 400, "val_images": 30, "epochs": "20,4,4",
-         "mine_thresholds": "0.8,0.6,0.7"}
+QUICK = {"train_images": 40, "lfw_images": 400, "val_images": 30, "epochs": "20,10,10",
+         "mine_thresholds": "0.8,0.1,0.7"}
 
 
 # ---------------------------------------------------------------------- inputs
