@@ -39,7 +39,7 @@ def wider_subset(root: Path, split: str, out: Path, limit: int = 0, every: int =
     """The official annotation blocks of the ``split`` images present under ``root``
     (every ``every``-th of them; the first ``limit`` if ``limit``), byte for byte, in a file
     of their own."""
-    from mtcnn_data.io.datasets.wider import write_wider_subset
+    from mtcnn_data import write_wider_subset
 
     images = root / f"WIDER_{split}" / "images"
     present = []
@@ -201,28 +201,56 @@ def summary(fig: dict) -> str:
     return "\n".join(rows)
 
 
+#: BGR colour of each stage's curves.
+CURVE_COLOURS = {"pnet": (200, 90, 20), "rnet": (30, 140, 240), "onet": (40, 160, 40)}
+
+
 def plot_curves(fig: dict, out: Path) -> Path:
-    """Loss and accuracy per epoch of the three stages, side by side, into ``out``."""
-    import matplotlib
+    """Loss and accuracy per epoch of the three stages, side by side, into ``out`` (OpenCV,
+    so the example needs nothing the package does not install)."""
+    import cv2
+    import numpy as np
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (loss, acc) = plt.subplots(1, 2, figsize=(8, 3), dpi=90)
-    for stage in STAGES:
-        history = fig[f"train_{stage}"]["history"]
-        epochs = range(1, len(history) + 1)
-        loss.plot(epochs, [h["total"] for h in history], marker="o", label=stage)
-        acc.plot(epochs, [h["accuracy"] for h in history], marker="o", label=stage)
-    loss.set(xlabel="epoch", ylabel="training loss (weighted total)")
-    acc.set(xlabel="epoch", ylabel="face / non-face accuracy (train)")
-    for ax in (loss, acc):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    figure.tight_layout()
-    figure.savefig(out)
-    plt.close(figure)
+    panels = [_panel(fig, key, title) for key, title in
+              (("total", "training loss (weighted total)"), ("accuracy", "face / non-face accuracy (train)"))]
+    cv2.imwrite(str(out), np.concatenate(panels, axis=1))
     return out
+
+
+def _panel(fig: dict, key: str, title: str, size=(360, 270)):
+    """One line chart: ``key`` of every epoch's history, one polyline per stage, with a legend."""
+    import cv2
+    import numpy as np
+
+    w, h = size
+    left, right, top, bottom = 48, 10, 24, 30
+    img = np.full((h, w, 3), 255, np.uint8)
+    series = {s: [e[key] for e in fig[f"train_{s}"]["history"]] for s in STAGES}
+    values = [v for vs in series.values() for v in vs]
+    lo, hi = min(values), max(values)
+    hi = hi if hi > lo else lo + 1.0
+    epochs = max(len(vs) for vs in series.values())
+
+    def at(epoch, value):
+        x = left + (epoch - 1) / max(1, epochs - 1) * (w - left - right)
+        return int(round(x)), int(round(h - bottom - (value - lo) / (hi - lo) * (h - top - bottom)))
+
+    cv2.rectangle(img, at(1, hi), at(epochs, lo), (0, 0, 0), 1)
+    for v in (lo, (lo + hi) / 2, hi):
+        cv2.putText(img, f"{v:.3f}", (2, at(1, v)[1] + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (0, 0, 0), 1, cv2.LINE_AA)
+    for e in range(1, epochs + 1):
+        cv2.putText(img, str(e), (at(e, lo)[0] - 3, h - bottom + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1)
+    cv2.putText(img, "epoch", (w // 2 - 15, h - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, title, (left, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+    for row, (stage, vs) in enumerate(series.items()):
+        pts = np.asarray([at(e, v) for e, v in enumerate(vs, start=1)], np.int32)
+        cv2.polylines(img, [pts], False, CURVE_COLOURS[stage], 2, cv2.LINE_AA)
+        for p in pts:
+            cv2.circle(img, tuple(int(c) for c in p), 3, CURVE_COLOURS[stage], -1)
+        y = top + 16 + 16 * row
+        cv2.line(img, (w - right - 70, y - 4), (w - right - 50, y - 4), CURVE_COLOURS[stage], 2)
+        cv2.putText(img, stage, (w - right - 45, y), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    return img
 
 
 def parse_args(argv=None):

@@ -444,7 +444,7 @@ def stop_then_resume(dataset, out: Path, sig: int, options, reference) -> str:
     """Send ``sig`` to a run mid-way, check nothing is in DIR, resume to the reference
     bytes; returns the stopped run's stderr."""
     proc, err = signal_mid_run(command(dataset, out, *options), out, sig)
-    assert proc.returncode == (130 if sig == signal.SIGINT else -sig), err
+    assert proc.returncode == (130 if sig == signal.SIGINT else -sig), f"exit status {proc.returncode}, stderr: {err!r}"
     assert not (out / "manifest.json").exists() and not list(out.glob("*.h5"))
     run = subprocess.run(command(dataset, out, *options, "--resume"), capture_output=True, text=True)
     assert run.returncode == 0, run.stderr

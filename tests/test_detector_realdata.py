@@ -101,5 +101,6 @@ def test_cli_on_a_real_image(tmp_path):
     assert len(faces) >= 1 and faces[0]["score"] > 0.9
     x1, y1, x2, y2 = faces[0]["box"]
     assert all(x1 <= x < x2 and y1 <= y < y2 for x, y in faces[0]["landmarks"])
-    assert read_rgb(out_png / "19_Couple_Couple_19_1014.png").shape == read_rgb(image).shape
+    height, width, channels = read_rgb(image).shape
+    assert read_rgb(out_png / "19_Couple_Couple_19_1014.png").shape == (height + 24, width, channels)  # + legend
     assert os.path.getsize(out_png / "19_Couple_Couple_19_1014.png") > 0
