@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mtcnn_data.core import boxes as boxes_module
@@ -39,6 +39,7 @@ def box_sets(draw):
 
 @settings(max_examples=300, deadline=None)
 @given(box_sets(), st.sampled_from(["union", "min"]), st.sampled_from(THRESHOLDS))
+@example((np.array([[0, 0, 1, 1], [0, 0, 2, 6e-134]]), np.zeros(2)), "union", 0.0)  # a tiny height
 def test_sparse_nms_equals_dense(case, mode, threshold):
     b, scores = case
     want = dense_nms(b, scores, threshold, mode)

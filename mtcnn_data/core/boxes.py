@@ -221,7 +221,7 @@ def square_boxes(boxes) -> np.ndarray:
 #: Boxes per block of :func:`nms` (bounds its memory to a few block-sized matrices).
 NMS_BLOCK = 1024
 #: Above this many boxes :func:`nms` looks only at pairs of boxes that intersect.
-NMS_SPARSE_MIN = 2048
+NMS_SPARSE_MIN = 512
 #: Candidate pairs per chunk of the sparse path (bounds its memory to some 100 MB).
 NMS_CHUNK = 1 << 21
 # Coordinates beyond this go to the dense path (the grid's cell arithmetic stays exact).
@@ -234,13 +234,14 @@ def nms(boxes, scores, threshold: float, mode: str = "union", sparse: bool | Non
     ``mode="union"`` suppresses by IoU, ``mode="min"`` by intersection over the
     smaller area (as MTCNN's O-Net stage does). The result is that of the plain greedy
     loop (highest score first, stable ties; drop every box overlapping it by more than
-    ``threshold``). Up to :data:`NMS_SPARSE_MIN` boxes (and for a negative threshold or
-    boxes not finite) it is computed block by block in score order: each block is
-    first cleared against the boxes already kept (one matrix), then greedily within
-    itself. Above, as only boxes that intersect can overlap by more than a threshold
-    >= 0, :func:`_suppression_pairs` finds those pairs on a grid and computes their
-    overlaps with the same kernel, and the greedy pass walks that sparse graph: the
-    kept indices are the same. ``sparse`` forces one path (``True`` where allowed).
+    ``threshold``). Up to :data:`NMS_SPARSE_MIN` boxes (where the dense path is as
+    fast), for a negative threshold and for boxes not finite, it is computed block by
+    block in score order: each block is first cleared against the boxes already kept
+    (one matrix), then greedily within itself. Otherwise, as only boxes that intersect
+    can overlap by more than a threshold >= 0, :func:`_suppression_pairs` finds those
+    pairs on a grid and computes their overlaps with the same kernel, and the greedy
+    pass walks that sparse graph: the kept indices are the same. ``sparse`` forces one
+    path (``True`` where allowed).
     """
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
@@ -288,14 +289,16 @@ def _suppression_pairs(b: np.ndarray, threshold: float, mode: str) -> tuple[np.n
     (threshold >= 0, so only pairs that intersect with positive width and height).
 
     The usable boxes are grouped by the binary exponents of width and height (a group's
-    boxes are narrower than ``cw`` and lower than ``ch``) and bucketed on a grid of
-    half-size cells; each grid is queried by the boxes of groups not larger than its own (so the
-    columns to visit stay few), one key range per column, in chunks of
-    :data:`NMS_CHUNK` candidates."""
+    boxes are narrower than ``cw`` and lower than ``ch``; tiny boxes join the finest
+    group) and bucketed on a grid of half-size cells; each grid is queried by the boxes
+    of the groups not larger than its own (so the columns to visit stay few), one key
+    range per column, in chunks of :data:`NMS_CHUNK` candidates."""
     w, h = widths(b), heights(b)
     usable = np.flatnonzero((w > 0) & (h > 0))
-    _, ew = np.frexp(w[usable])
-    _, eh = np.frexp(h[usable])
+    # cells no finer than 2**-20 of the extent, so the cell indices stay small integers
+    finest = int(np.frexp(np.abs(b[usable]).max(initial=1.0))[1]) - 20
+    ew = np.maximum(np.frexp(w[usable])[1], finest)
+    eh = np.maximum(np.frexp(h[usable])[1], finest)
     groups = sorted(set(zip(ew.tolist(), eh.tolist())))
     members = [usable[(ew == g[0]) & (eh == g[1])] for g in groups]
     found_i, found_j = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
