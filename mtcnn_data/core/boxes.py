@@ -290,7 +290,7 @@ def _suppression_pairs(b: np.ndarray, threshold: float, mode: str) -> tuple[np.n
 
     The usable boxes are grouped by the binary exponents of width and height (a group's
     boxes are narrower than ``cw`` and lower than ``ch``; tiny boxes join the finest
-    group) and bucketed on a grid of half-size cells; each grid is queried by the boxes
+    group) and bucketed on a grid of cells an eighth of that; each grid is queried by the boxes
     of the groups not larger than its own (so the columns to visit stay few), one key
     range per column, in chunks of :data:`NMS_CHUNK` candidates."""
     w, h = widths(b), heights(b)
@@ -304,7 +304,7 @@ def _suppression_pairs(b: np.ndarray, threshold: float, mode: str) -> tuple[np.n
     found_i, found_j = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for gi, (e_w, e_h) in enumerate(groups):
         cw, ch = np.ldexp(1.0, e_w), np.ldexp(1.0, e_h)
-        cx, cy = cw / 2, ch / 2
+        cx, cy = cw / 8, ch / 8
         m = members[gi]
         ox, oy = b[m, 0].min() - cw, b[m, 1].min() - ch
         gx = np.floor((b[m, 0] - ox) / cx).astype(np.int64)
