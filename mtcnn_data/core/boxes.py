@@ -220,20 +220,41 @@ def square_boxes(boxes) -> np.ndarray:
 
 #: Boxes per block of :func:`nms` (bounds its memory to a few block-sized matrices).
 NMS_BLOCK = 1024
+#: Above this many boxes :func:`nms` looks only at pairs of boxes that intersect.
+NMS_SPARSE_MIN = 512
+#: Candidate pairs per chunk of the sparse path (bounds its memory to some 100 MB).
+NMS_CHUNK = 1 << 21
+# Coordinates beyond this go to the dense path (the grid's cell arithmetic stays exact).
+_NMS_SPARSE_LIMIT = 2.0**40
 
 
-def nms(boxes, scores, threshold: float, mode: str = "union") -> np.ndarray:
+def nms(boxes, scores, threshold: float, mode: str = "union", sparse: bool | None = None) -> np.ndarray:
     """Greedy non-maximum suppression; returns kept indices, highest score first.
 
     ``mode="union"`` suppresses by IoU, ``mode="min"`` by intersection over the
     smaller area (as MTCNN's O-Net stage does). The result is that of the plain greedy
-    loop (highest score first, drop every box overlapping it by more than
-    ``threshold``), computed block by block in score order: each block is first
-    cleared against the boxes already kept (one matrix), then greedily within itself.
+    loop (highest score first, stable ties; drop every box overlapping it by more than
+    ``threshold``). Up to :data:`NMS_SPARSE_MIN` boxes (where the dense path is as
+    fast), for a negative threshold and for boxes not finite, it is computed block by
+    block in score order: each block is first cleared against the boxes already kept
+    (one matrix), then greedily within itself. Otherwise, as only boxes that intersect
+    can overlap by more than a threshold >= 0, :func:`_suppression_pairs` finds those
+    pairs on a grid and computes their overlaps with the same kernel, and the greedy
+    pass walks that sparse graph: the kept indices are the same. ``sparse`` forces one
+    path (``True`` where allowed).
     """
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
     b = b[order]
+    if mode not in ("union", "min"):
+        raise ValueError(f"overlap mode must be 'union' or 'min', got {mode!r}")
+    allowed = threshold >= 0 and bool(np.all(np.abs(b) < _NMS_SPARSE_LIMIT))
+    if allowed and (sparse if sparse is not None else len(b) > NMS_SPARSE_MIN):
+        return order[_sparse_greedy(b, threshold, mode)]
+    return order[_dense_greedy(b, threshold, mode)]
+
+
+def _dense_greedy(b: np.ndarray, threshold: float, mode: str) -> np.ndarray:
     kept = []
     for start in range(0, len(b), NMS_BLOCK):
         block = b[start : start + NMS_BLOCK]
@@ -245,4 +266,77 @@ def nms(boxes, scores, threshold: float, mode: str = "union") -> np.ndarray:
             if alive[i]:
                 kept.append(start + i)
                 alive &= ~suppress[i]
-    return order[np.asarray(kept, dtype=np.int64)]
+    return np.asarray(kept, dtype=np.int64)
+
+
+def _sparse_greedy(b: np.ndarray, threshold: float, mode: str) -> np.ndarray:
+    """The greedy pass of :func:`nms` over boxes ``b`` already in score order."""
+    i, j = _suppression_pairs(b, threshold, mode)
+    by_i = np.argsort(i, kind="stable")
+    i, j = i[by_i], j[by_i]
+    start = np.searchsorted(i, np.arange(len(b) + 1))
+    alive = np.ones(len(b), dtype=bool)
+    kept = []
+    for k in range(len(b)):
+        if alive[k]:
+            kept.append(k)
+            alive[j[start[k] : start[k + 1]]] = False
+    return np.asarray(kept, dtype=np.int64)
+
+
+def _suppression_pairs(b: np.ndarray, threshold: float, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair ``i < j`` of finite boxes ``b`` with ``_overlaps(b[i], b[j]) > threshold``
+    (threshold >= 0, so only pairs that intersect with positive width and height).
+
+    The usable boxes are grouped by the binary exponents of width and height (a group's
+    boxes are narrower than ``cw`` and lower than ``ch``; tiny boxes join the finest
+    group) and bucketed on a grid of cells an eighth of that; each grid is queried by the boxes
+    of the groups not larger than its own (so the columns to visit stay few), one key
+    range per column, in chunks of :data:`NMS_CHUNK` candidates."""
+    w, h = widths(b), heights(b)
+    usable = np.flatnonzero((w > 0) & (h > 0))
+    # cells no finer than 2**-20 of the extent, so the cell indices stay small integers
+    finest = int(np.frexp(np.abs(b[usable]).max(initial=1.0))[1]) - 20
+    ew = np.maximum(np.frexp(w[usable])[1], finest)
+    eh = np.maximum(np.frexp(h[usable])[1], finest)
+    groups = sorted(set(zip(ew.tolist(), eh.tolist())))
+    members = [usable[(ew == g[0]) & (eh == g[1])] for g in groups]
+    found_i, found_j = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for gi, (e_w, e_h) in enumerate(groups):
+        cw, ch = np.ldexp(1.0, e_w), np.ldexp(1.0, e_h)
+        cx, cy = cw / 8, ch / 8
+        m = members[gi]
+        ox, oy = b[m, 0].min() - cw, b[m, 1].min() - ch
+        gx = np.floor((b[m, 0] - ox) / cx).astype(np.int64)
+        gy = np.floor((b[m, 1] - oy) / cy).astype(np.int64)
+        nx, ny = int(gx.max()) + 1, int(gy.max()) + 1
+        key = gx * ny + gy
+        by_key = np.argsort(key, kind="stable")
+        m, key = m[by_key], key[by_key]
+        q = np.concatenate([m, *members[:gi]])
+        same = np.arange(len(q)) < len(m)  # the group's own boxes find each pair twice
+        # a member t intersecting a query a has a.x1 - cw < t.x1 < a.x2 (and so on y)
+        x_lo = np.maximum(np.floor((b[q, 0] - cw - ox) / cx).astype(np.int64) - 1, 0)
+        x_hi = np.minimum(np.floor((b[q, 2] - ox) / cx).astype(np.int64) + 1, nx - 1)
+        y_lo = np.maximum(np.floor((b[q, 1] - ch - oy) / cy).astype(np.int64) - 1, 0)
+        y_hi = np.minimum(np.floor((b[q, 3] - oy) / cy).astype(np.int64) + 1, ny - 1)
+        ok = (x_lo <= x_hi) & (y_lo <= y_hi)
+        r, col = _ranges(x_lo[ok], x_hi[ok] + 1)
+        r = np.flatnonzero(ok)[r]
+        lo = np.searchsorted(key, col * ny + y_lo[r], "left")
+        hi = np.searchsorted(key, col * ny + y_hi[r], "right")
+        nonempty = hi > lo
+        r, lo, hi = r[nonempty], lo[nonempty], hi[nonempty]
+        ends = np.cumsum(hi - lo)
+        cuts = np.searchsorted(ends, np.arange(NMS_CHUNK, ends[-1] if len(ends) else 0, NMS_CHUNK))
+        for a, z in zip(np.r_[0, cuts], np.r_[cuts, len(r)]):
+            k, pos = _ranges(lo[a:z], hi[a:z])
+            rk = r[a:z][k]
+            p, t = q[rk], m[pos]
+            pick = np.where(same[rk], p < t, True)
+            p, t = p[pick], t[pick]
+            first, second = np.minimum(p, t), np.maximum(p, t)
+            hit = _overlaps(b[first], b[second], mode) > threshold
+            found_i.append(first[hit])
+            found_j.append(second[hit])
+    return np.concatenate(found_i), np.concatenate(found_j)
