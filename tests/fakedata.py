@@ -436,6 +436,13 @@ def signal_mid_run(cmd, out: Path, sig: int, timeout: float = 120):
         time.sleep(0.01)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     os.killpg(proc.pid, sig)
+    # A SIGINT that lands while the worker pool is being started can be ignored (the pool
+    # masks it then): press Ctrl-C again, as a user would, until the run stops.
+    while sig == signal.SIGINT and proc.poll() is None:
+        try:
+            proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, sig)
     _, err = proc.communicate(timeout=60)
     return proc, err
 
