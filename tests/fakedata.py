@@ -425,24 +425,24 @@ def command(dataset, out, *extra):
                    "--out", str(out), *extra]
 
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def signal_mid_run(cmd, out: Path, sig: int, timeout: float = 120):
     """Start ``cmd`` in its own process group; send ``sig`` to the whole group once the
     first unit is planned. Returns the finished process and its stderr."""
+    # SIGINT back to its default in the run: a test run started in the background of a
+    # non-interactive shell inherits SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt (what a user's terminal gives the run is the default)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_default_sigint)
     cand = out / ".incomplete" / "cand"
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None and not (cand.exists() and any(cand.glob("*.npy"))):
         time.sleep(0.01)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     os.killpg(proc.pid, sig)
-    # A SIGINT that lands while the worker pool is being started can be ignored (the pool
-    # masks it then): press Ctrl-C again, as a user would, until the run stops.
-    while sig == signal.SIGINT and proc.poll() is None:
-        try:
-            proc.wait(timeout=0.5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, sig)
     _, err = proc.communicate(timeout=60)
     return proc, err
 
