@@ -93,6 +93,20 @@ def test_training_lowers_the_loss(shards, tmp_path):
     assert history[-1]["total"] < history[0]["total"]
 
 
+def test_cosine_schedule_decays_the_rate_and_constant_keeps_it(shards, tmp_path):
+    def rates(schedule):
+        cfg = TrainConfig(stage="pnet", data=str(shards), out=str(tmp_path / f"{schedule}.pt"), epochs=4,
+                          batch_size=35, lr=2e-3, schedule=schedule, threads=1)
+        return [h["lr"] for h in train(cfg, log=lambda line: None)["history"]]
+
+    cosine = rates("cosine")
+    assert cosine[0] == pytest.approx(2e-3) and all(a > b for a, b in zip(cosine, cosine[1:]))
+    assert cosine[2] == pytest.approx(1e-3)  # half-way through the batches: half the rate
+    assert rates("constant") == [pytest.approx(2e-3)] * 4
+    with pytest.raises(TrainError, match="schedule must be one of cosine, constant"):
+        train(TrainConfig(stage="pnet", data=str(shards), out=str(tmp_path / "x.pt"), schedule="step"), log=lambda line: None)
+
+
 def test_stage_and_crop_size_must_agree(shards, tmp_path):
     with pytest.raises(TrainError, match="12x12 crops but rnet trains on 24x24"):
         train(TrainConfig(stage="rnet", data=str(shards), out=str(tmp_path / "r.pt"), epochs=1), log=lambda line: None)

@@ -30,12 +30,14 @@ from .models import INPUT_SIZE, STAGES, MtcnnNet, build_model
 from ..errors import MtcnnDataError
 
 __all__ = [
-    "TASK_WEIGHTS", "OHEM_KEEP", "TrainConfig", "TrainError", "classification_loss", "masked_mse",
+    "TASK_WEIGHTS", "OHEM_KEEP", "SCHEDULES", "TrainConfig", "TrainError", "classification_loss", "masked_mse",
     "multitask_loss", "flatten_outputs", "train", "save_checkpoint",
 ]
 
 #: (det, box, landmark) loss weights per stage, from the paper.
 TASK_WEIGHTS = {"pnet": (1.0, 0.5, 0.5), "rnet": (1.0, 0.5, 0.5), "onet": (1.0, 0.5, 1.0)}
+#: Learning-rate schedules: ``constant``, or ``cosine`` (from ``lr`` down to 0 over all batches).
+SCHEDULES = ("cosine", "constant")
 #: Fraction of the classification losses kept by online hard sample mining.
 OHEM_KEEP = 0.7
 
@@ -128,6 +130,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 384
     lr: float = 1e-3
+    schedule: str = "cosine"  # one of SCHEDULES
     device: str = "cpu"
     seed: int = 0
     workers: int = 0
@@ -150,6 +153,8 @@ def _check_config(cfg: TrainConfig, crop_size: int) -> None:
         )
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise TrainError(f"--device {cfg.device} asked for, but torch {torch.__version__} sees no CUDA device; use --device cpu")
+    if cfg.schedule not in SCHEDULES:
+        raise TrainError(f"schedule must be one of {', '.join(SCHEDULES)}, got {cfg.schedule!r}")
     if not 0 < cfg.ohem_keep <= 1:
         raise TrainError(f"ohem_keep must be in (0, 1], got {cfg.ohem_keep}")
 
@@ -167,17 +172,27 @@ def _loader(cfg: TrainConfig):
     return dataset, sampler, loader
 
 
-def _run_epoch(model, loader, optimiser, cfg: TrainConfig, device) -> Dict[str, float]:
+def _scheduler(optimiser, cfg: TrainConfig, batches_per_epoch: int):
+    """Stepped once per batch; ``None`` for a constant rate."""
+    if cfg.schedule == "constant":
+        return None
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(cfg.epochs * batches_per_epoch, 1))
+
+
+def _run_epoch(model, loader, optimiser, cfg: TrainConfig, device, scheduler=None) -> Dict[str, float]:
     model.train()
     sums = dict.fromkeys(("total", "cls", "box", "landmark"), 0.0)
     correct = counted = batches = samples = 0
     start = time.perf_counter()
+    lr = optimiser.param_groups[0]["lr"]
     for batch in loader:
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         losses = multitask_loss(model.logits(batch["image"]), batch, cfg.resolved_weights(), cfg.ohem_keep)
         optimiser.zero_grad(set_to_none=True)
         losses["total"].backward()
         optimiser.step()
+        if scheduler is not None:
+            scheduler.step()
         for k in sums:
             sums[k] += losses[k].detach().item()
         correct += int(losses["correct"])
@@ -187,7 +202,7 @@ def _run_epoch(model, loader, optimiser, cfg: TrainConfig, device) -> Dict[str, 
     seconds = time.perf_counter() - start
     stats = {k: v / max(batches, 1) for k, v in sums.items()}
     stats.update(accuracy=correct / counted if counted else math.nan, batches=batches, samples=samples,
-                 seconds=seconds, samples_per_s=samples / seconds if seconds > 0 else math.nan)
+                 seconds=seconds, samples_per_s=samples / seconds if seconds > 0 else math.nan, lr=lr)
     return stats
 
 
@@ -211,13 +226,15 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> Dict:
     device = torch.device(cfg.device)
     model = build_model(cfg.stage).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    scheduler = _scheduler(optimiser, cfg, len(sampler))
     log(f"training {cfg.stage} on {dataset!r}: {len(sampler)} batches of {cfg.batch_size} "
         f"({dict(zip(('negative', 'positive', 'part', 'landmark'), sampler.per_class.tolist()))}) per epoch, "
-        f"weights det/box/landmark {'/'.join(f'{w:g}' for w in cfg.resolved_weights())}, device {device}")
+        f"weights det/box/landmark {'/'.join(f'{w:g}' for w in cfg.resolved_weights())}, "
+        f"lr {cfg.lr:g} ({cfg.schedule}), device {device}")
     history: List[Dict[str, float]] = []
     for epoch in range(cfg.epochs):
         sampler.set_epoch(epoch)
-        history.append(_run_epoch(model, loader, optimiser, cfg, device))
+        history.append(_run_epoch(model, loader, optimiser, cfg, device, scheduler))
         log(format_epoch(epoch + 1, cfg.epochs, history[-1]))
     path = save_checkpoint(model, cfg.out)
     summary = {"checkpoint": str(path), "stage": cfg.stage, "config": asdict(cfg), "history": history,
