@@ -157,6 +157,9 @@ def chain(args) -> dict:
                         "--thresholds", quick.get("mine_thresholds", args.mine_thresholds)]
                 for stage, every in (("rnet", args.mine_every), ("onet", args.onet_mine_every or args.mine_every))}
     ckpt = {stage: work / f"{stage}.pt" for stage in STAGES}
+    # mine onet takes mine rnet's P-Net candidates when its images are among those mine rnet ran on
+    rnet_every, onet_every = max(args.mine_every, 1), max(args.onet_mine_every or args.mine_every, 1)
+    reuse = ["--reuse", work / "rnet-data"] if quick["train_images"] or onet_every % rnet_every == 0 else []
     epochs = dict(zip(STAGES, map(int, (args.epochs or quick.get("epochs", "4,6,6")).split(","))))
     fig = {"command": " ".join(sys.argv), "train_images": sum(1 for ln in train_gt.read_text().splitlines()
                                                                if ln.strip().endswith(".jpg"))}
@@ -167,7 +170,7 @@ def chain(args) -> dict:
                                  *mine_src["rnet"])
     fig["train_rnet"] = train_step("rnet", work / "rnet-data", ckpt["rnet"], epochs["rnet"], args.device, args.threads)
     fig["mine_onet"] = data_step("mine onet", work / "onet-data", "mine", "--stage", "onet", "--pnet", ckpt["pnet"],
-                                 "--rnet", ckpt["rnet"], *mine_src["onet"])
+                                 "--rnet", ckpt["rnet"], *mine_src["onet"], *reuse)
     fig["train_onet"] = train_step("onet", work / "onet-data", ckpt["onet"], epochs["onet"], args.device, args.threads)
     gt_dir = Path(args.gt_dir)
     fig["eval_trained"] = eval_step("trained", work / "eval-trained.json", ckpt, val, gt_dir)

@@ -122,6 +122,7 @@ def test_chain_runs_the_steps_in_order_with_each_ones_inputs(tc, tmp_path, monke
     assert mine_r[mine_r.index("--pnet") + 1] == str(work / "pnet.pt")
     assert mine_o[mine_o.index("--rnet") + 1] == str(work / "rnet.pt")
     assert train_o[train_o.index("--data") + 1] == str(work / "onet-data")
+    assert "--reuse" not in mine_o  # every 3rd image is not among every 2nd: P-Net runs again
     assert [ev_trained[ev_trained.index(f"--{s}") + 1] for s in tc.STAGES] == [str(work / f"{s}.pt") for s in tc.STAGES]
     assert [ev_facenet[ev_facenet.index(f"--{s}") + 1] for s in tc.STAGES] == ["facenet"] * 3
     assert "--gt-dir" in ev_trained and "--gt-dir" in ev_facenet
@@ -131,6 +132,12 @@ def test_chain_runs_the_steps_in_order_with_each_ones_inputs(tc, tmp_path, monke
     assert "AP easy 0.500" in table and "7 samples" in table
     png = tc.plot_curves(fig, tmp_path / "curves.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_onet_mining_reuses_the_rnet_candidates_when_its_images_are_among_them(tc, tmp_path, monkeypatch):
+    fake, _ = _run_chain(tc, tmp_path, monkeypatch, "--mine-every", "2", "--onet-mine-every", "4")
+    mine_o = [c for c in fake.calls if "onet" in c and c[0] == "mine"][0]
+    assert mine_o[mine_o.index("--reuse") + 1] == str(tmp_path / "work" / "rnet-data")
 
 
 def test_chain_resumes_skipping_steps_whose_output_exists(tc, tmp_path, monkeypatch):
