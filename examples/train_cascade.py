@@ -70,9 +70,9 @@ def lfw_subset(root: Path, out: Path, limit: int) -> Path:
     return out
 
 
-def mine_subset(wider: Path, work: Path, train_gt: Path, every: int, quick: int) -> Path:
-    """The annotations mining runs on: every ``every``-th train image present (all in --quick)."""
-    if every <= 1 or quick:
+def mine_subset(wider: Path, work: Path, train_gt: Path, every: int) -> Path:
+    """The annotations mining runs on: every ``every``-th train image of ``train_gt``."""
+    if every <= 1:
         return train_gt
     return wider_subset(wider, "train", work / "annotations" / f"wider_train_every{every}_bbx_gt.txt", every=every)
 
@@ -152,14 +152,17 @@ def chain(args) -> dict:
     src = ["--wider-annotations", train_gt, "--wider-images", wider / "WIDER_train" / "images",
            "--lfw-net", lfw, "--lfw-split", "train"]
     workers = ["--workers", args.workers]
-    mine_src = {stage: ["--wider-annotations", mine_subset(wider, work, train_gt, every, quick["train_images"]),
+    # each stage mines every n-th train image (all of them in --quick); when onet's n is a multiple
+    # of rnet's, its images are among rnet's and mine onet takes mine rnet's P-Net candidates
+    mine_every = {"rnet": max(args.mine_every, 1), "onet": max(args.onet_mine_every or args.mine_every, 1)}
+    if quick["train_images"]:
+        mine_every = dict.fromkeys(mine_every, 1)
+    mine_src = {stage: ["--wider-annotations", mine_subset(wider, work, train_gt, n),
                         *src[2:], *workers, "--device", args.device,
                         "--thresholds", quick.get("mine_thresholds", args.mine_thresholds)]
-                for stage, every in (("rnet", args.mine_every), ("onet", args.onet_mine_every or args.mine_every))}
+                for stage, n in mine_every.items()}
+    reuse = ["--reuse", work / "rnet-data"] if mine_every["onet"] % mine_every["rnet"] == 0 else []
     ckpt = {stage: work / f"{stage}.pt" for stage in STAGES}
-    # mine onet takes mine rnet's P-Net candidates when its images are among those mine rnet ran on
-    rnet_every, onet_every = max(args.mine_every, 1), max(args.onet_mine_every or args.mine_every, 1)
-    reuse = ["--reuse", work / "rnet-data"] if quick["train_images"] or onet_every % rnet_every == 0 else []
     epochs = dict(zip(STAGES, map(int, (args.epochs or quick.get("epochs", "4,6,6")).split(","))))
     fig = {"command": " ".join(sys.argv), "train_images": sum(1 for ln in train_gt.read_text().splitlines()
                                                                if ln.strip().endswith(".jpg"))}

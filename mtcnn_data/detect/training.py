@@ -173,13 +173,13 @@ def _loader(cfg: TrainConfig):
 
 
 def _scheduler(optimiser, cfg: TrainConfig, batches_per_epoch: int):
-    """Stepped once per batch; ``None`` for a constant rate."""
-    if cfg.schedule == "constant":
-        return None
-    return torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(cfg.epochs * batches_per_epoch, 1))
+    """The rate, stepped once per batch: cosine from ``lr`` to 0 over the run, or ``lr`` throughout."""
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(cfg.epochs * batches_per_epoch, 1))
+    return torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 1.0)
 
 
-def _run_epoch(model, loader, optimiser, cfg: TrainConfig, device, scheduler=None) -> Dict[str, float]:
+def _run_epoch(model, loader, optimiser, scheduler, cfg: TrainConfig, device) -> Dict[str, float]:
     model.train()
     sums = dict.fromkeys(("total", "cls", "box", "landmark"), 0.0)
     correct = counted = batches = samples = 0
@@ -191,8 +191,7 @@ def _run_epoch(model, loader, optimiser, cfg: TrainConfig, device, scheduler=Non
         optimiser.zero_grad(set_to_none=True)
         losses["total"].backward()
         optimiser.step()
-        if scheduler is not None:
-            scheduler.step()
+        scheduler.step()
         for k in sums:
             sums[k] += losses[k].detach().item()
         correct += int(losses["correct"])
@@ -234,7 +233,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> Dict:
     history: List[Dict[str, float]] = []
     for epoch in range(cfg.epochs):
         sampler.set_epoch(epoch)
-        history.append(_run_epoch(model, loader, optimiser, cfg, device, scheduler))
+        history.append(_run_epoch(model, loader, optimiser, scheduler, cfg, device))
         log(format_epoch(epoch + 1, cfg.epochs, history[-1]))
     path = save_checkpoint(model, cfg.out)
     summary = {"checkpoint": str(path), "stage": cfg.stage, "config": asdict(cfg), "history": history,
