@@ -272,7 +272,7 @@ def parse_args(argv=None):
     ap.add_argument("--val-every", type=int, default=1, help="Evaluate on every K-th val image present (1: all).")
     ap.add_argument("--gt-dir", default=str(REAL / "widerface" / "eval_tools" / "ground_truth"),
                     help="The evaluation toolkit's ground_truth/ folder (for the AP).")
-    ap.add_argument("--epochs", help="P-Net,R-Net,O-Net epochs (default 4,6,6; --quick 2,2,2).")
+    ap.add_argument("--epochs", help="P-Net,R-Net,O-Net epochs (default 4,6,6; --quick 20,10,10).")
     ap.add_argument("--landmark-attempts", type=int, default=25,
                     help="gen-pnet: jittered crops per LFW_NET face (25, not 10: else landmarks limit the positives kept).")
     ap.add_argument("--negatives-per-image", type=int, default=100,
