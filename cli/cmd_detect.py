@@ -7,7 +7,7 @@ import os
 
 import click
 
-from .options import device_option, parse_thresholds
+from .options import backend_kwargs, device_option, parse_thresholds, worker_options
 
 
 @click.command("detect")
@@ -25,19 +25,25 @@ from .options import device_option, parse_thresholds
 @click.option("--thresholds", default="0.6,0.7,0.7", show_default=True, callback=parse_thresholds, help="Face-probability floors P,R,O.")
 @click.option("--channel-order", type=click.Choice(["RGB", "BGR"]), default="RGB", show_default=True, help="Channel order the networks expect.")
 @device_option()
-@click.option("--threads", type=click.IntRange(1), help="torch.set_num_threads (default: torch's choice).")
-def detect(images, pnet, rnet, onet, json_path, png_dir, wider_txt, min_face, factor, thresholds, channel_order, device, threads):
+@click.option("--threads", type=click.IntRange(1),
+              help="torch.set_num_threads of each process (default: torch's choice; 1 per worker with --workers > 1).")
+@worker_options
+def detect(images, pnet, rnet, onet, json_path, png_dir, wider_txt, min_face, factor, thresholds, channel_order, device,
+           threads, **workers):
     """Detect faces in IMAGE... with the cascade as far as the stages given.
 
     Boxes are x1,y1,x2,y2 (exclusive x2,y2); landmarks are left eye, right eye,
-    nose, left and right mouth corner.
+    nose, left and right mouth corner. With --workers N the images are shared out
+    among N processes (or a Dask / Ray cluster), the output in the same order.
     """
-    from ..detect.detector import DetectorConfig, detect_files
+    from ..detect.detector import DetectorConfig
+    from ..tools.detecting import DetectorSpec, detect_files
 
     config = DetectorConfig(min_face=min_face, factor=factor, thresholds=thresholds, channel_order=channel_order,
                             device=device, num_threads=threads)
-    results = detect_files(images, pnet=pnet, rnet=rnet, onet=onet, config=config, png_dir=png_dir,
-                           wider_txt=wider_txt)
+    backend = backend_kwargs(workers)
+    results = detect_files(images, DetectorSpec(pnet, rnet, onet, config), png_dir=png_dir, wider_txt=wider_txt,
+                           workers=workers["workers"], backend=backend)
     if json_path in (None, "-"):
         if json_path == "-" or (png_dir is None and wider_txt is None):
             click.echo(json.dumps(results, indent=1))

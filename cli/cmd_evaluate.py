@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from .options import parse_thresholds
+from .options import backend_kwargs, parse_thresholds, worker_options
 
 #: options that choose or configure the detector run; meaningless with --detections
 _DETECTOR_OPTIONS = ("pnet", "rnet", "onet", "wider", "wider_annotations", "wider_images", "max_images", "top",
-                     "min_face", "thresholds", "min_side")
+                     "min_face", "thresholds", "min_side", "workers", "backend", "scheduler", "address")
 
 
 @click.command("evaluate")
@@ -37,20 +37,22 @@ _DETECTOR_OPTIONS = ("pnet", "rnet", "onet", "wider", "wider_annotations", "wide
                    "instead of running a detector.")
 @click.option("--png", "png_out", type=click.Path(dir_okay=False), help="Draw the three PR curves here (needs --gt-dir).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the figures (and PR curves) here.")
+@worker_options
 @click.pass_context
 def evaluate(ctx, pnet, rnet, onet, wider, split, wider_annotations, wider_images, max_images, min_side, iou, top,
-             min_face, thresholds, gt_dir, detections, png_out, json_out):
+             min_face, thresholds, gt_dir, detections, png_out, json_out, **workers):
     """Recall and detections of the cascade (as far as the stages given) on WIDER-format
     annotations: the images present on disk, faces with min(w,h) >= --min-side; with
     --gt-dir also the WIDER FACE AP of the easy / medium / hard settings. With
-    --detections DIR --gt-dir GT, the AP of any detector's submission folder."""
+    --detections DIR --gt-dir GT, the AP of any detector's submission folder. With
+    --workers N the images are shared out among N processes (or a Dask / Ray cluster)."""
     if png_out and not gt_dir:
         raise click.UsageError("--png draws the precision-recall curves of the AP: give --gt-dir too")
     if detections:
         fig = _score_folder(ctx, detections, gt_dir, iou)
     else:
         fig = _run_detector(pnet, rnet, onet, wider, split, wider_annotations, wider_images, max_images, min_side,
-                            iou, top, min_face, thresholds, gt_dir)
+                            iou, top, min_face, thresholds, gt_dir, workers["workers"], backend_kwargs(workers))
     _write_outputs(fig, png_out, json_out)
 
 
@@ -71,8 +73,9 @@ def _score_folder(ctx, detections, gt_dir, iou) -> dict:
 
 
 def _run_detector(pnet, rnet, onet, wider, split, wider_annotations, wider_images, max_images, min_side, iou, top,
-                  min_face, thresholds, gt_dir) -> dict:
-    from ..detect.detector import Detector, DetectorConfig
+                  min_face, thresholds, gt_dir, workers, backend) -> dict:
+    from ..detect.detector import DetectorConfig
+    from ..tools.detecting import DetectorSpec
     from ..errors import EvaluationError
     from ..io.datasets import resolve_dataset
     from ..tools.evaluate import as_submission, detect_images, faces_to_find, recall_figures
@@ -87,9 +90,10 @@ def _run_detector(pnet, rnet, onet, wider, split, wider_annotations, wider_image
     if not images:
         raise EvaluationError(f"none of the images annotated in {dataset.annotation_files['annotations']} is present under "
                               f"{dataset.image_root}; check --wider / --wider-images and --split")
-    detector = Detector(pnet, rnet, onet, DetectorConfig(min_face=min_face, thresholds=thresholds))
-    click.echo(f"detecting faces in {len(images)} images ...", err=True)
-    detected = list(detect_images(detector, images, top))
+    spec = DetectorSpec(pnet, rnet, onet, DetectorConfig(min_face=min_face, thresholds=thresholds))
+    click.echo(f"detecting faces in {len(images)} images" + (f" on {workers} workers" if workers > 1 else "") + " ...",
+               err=True)
+    detected = list(detect_images(spec, images, top, workers=workers, backend=backend))
     fig = recall_figures(detected, iou)
     fig["max_images"] = max_images
     click.echo(f"{fig['images']} images, {fig['faces']} faces with min(w,h) >= {min_side:g}: "

@@ -123,7 +123,7 @@ output_options = _stack(
     click.option("--max-pixels", type=click.IntRange(1), default=100_000_000, show_default=True, help="Refuse images larger than this before decoding."),
 )
 
-run_options = _stack(
+worker_options = _stack(
     click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="Worker processes."),
     click.option("--backend", type=click.Choice(["local", "dask", "ray"]), default="local", show_default=True,
                  help="Where workers run: local processes, a Dask cluster or a Ray cluster (docs/cluster.md)."),
@@ -131,6 +131,10 @@ run_options = _stack(
                  "instead of starting a local cluster of --workers processes."),
     click.option("--address", metavar="ADDRESS", help="--backend ray: join this Ray cluster (auto, host:6379, "
                  "ray://host:10001) instead of starting Ray here with --workers CPUs."),
+)
+
+run_options = _stack(
+    worker_options,
     click.option("--resume", is_flag=True, help="Continue an unfinished run in --out."),
     click.option("--overwrite", is_flag=True, help="Replace a previous run in --out."),
     click.option("--skip-missing", is_flag=True, help="Continue without missing or unreadable images (listed in the manifest)."),
@@ -156,14 +160,19 @@ def split_options(config_class, kw: dict):
 def run_kwargs(kw: dict):
     from ..engine.run import RunOptions
 
-    return RunOptions(workers=kw.pop("workers"), backend=_backend(kw.pop("backend"), kw.pop("scheduler"), kw.pop("address")),
+    return RunOptions(workers=kw.pop("workers"), backend=backend_kwargs(kw),
                       resume=kw.pop("resume"), overwrite=kw.pop("overwrite"),
                       skip_missing=kw.pop("skip_missing"), unit_size=kw.pop("unit_size"), reuse=kw.pop("reuse", None),
                       log=functools.partial(click.echo, err=True))
 
 
+def backend_kwargs(kw: dict) -> str:
+    """The backend string of :data:`worker_options` (popped from ``kw``): ``loky``,
+    ``dask[@SCHEDULER]`` or ``ray[@ADDRESS]``."""
+    return _backend(kw.pop("backend"), kw.pop("scheduler"), kw.pop("address"))
+
+
 def _backend(kind: str, scheduler, address) -> str:
-    """The RunOptions.backend string: ``loky``, ``dask[@SCHEDULER]`` or ``ray[@ADDRESS]``."""
     from ..engine.backends import backend_name, check_available
 
     if scheduler and kind != "dask":

@@ -206,6 +206,50 @@ def test_cli_writes_json_and_png(tmp_path, random_checkpoints):
         assert tuple(drawn[y, x]) in {tuple(c) for c in LANDMARK_COLOURS}, drawn[y, x]
 
 
+def _noise_images(folder, n=5):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(n):
+        paths.append(folder / f"ev{i % 2}" / f"img{i}.jpg")
+        paths[-1].parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(paths[-1]), rng.integers(0, 256, (60 + 13 * i, 90 - 7 * i, 3), dtype=np.uint8))
+    return paths
+
+
+def test_cli_detect_on_workers_gives_the_same_faces_in_the_same_order(tmp_path, random_checkpoints, monkeypatch):
+    from mtcnn_data.tools import detecting
+
+    pools = []
+    real = detecting.run_parallel
+    monkeypatch.setattr(detecting, "run_parallel", lambda fn, items, workers, *a: pools.append(workers) or real(fn, items, workers, *a))
+    images = _noise_images(tmp_path / "images")
+    nets = [f"--{s}={p}" for s, p in random_checkpoints.items()]
+    runs = {}
+    for name, extra in (("one", ["--threads", "1"]), ("two", ["--workers", "2"])):
+        args = ["detect", *map(str, images), *nets, "--thresholds", "0.2,0.2,0.2", "--min-face", "12",
+                "--json", str(tmp_path / f"{name}.json"), "--wider-txt", str(tmp_path / name), *extra]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        runs[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert pools == [2]  # the second run, on a pool of 2 worker processes
+    assert [r["image"] for r in runs["two"]] == list(map(str, images))
+    assert sum(len(r["faces"]) for r in runs["one"]) > 20  # enough faces to tell the runs apart
+    assert runs["two"] == runs["one"]
+    txt = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.txt"))
+    assert len(txt) == len(images)
+    assert all((tmp_path / "two" / t).read_bytes() == (tmp_path / "one" / t).read_bytes() for t in txt)
+
+
+def test_detect_paths_counts_images_on_its_progress_bar(tmp_path, random_checkpoints, capsys):
+    from mtcnn_data.tools.detecting import DetectorSpec, detect_paths
+
+    images = _noise_images(tmp_path / "images", 3)
+    spec = DetectorSpec(str(random_checkpoints["pnet"]))
+    assert [p for p, _ in detect_paths(spec, images, progress=True)] == images
+    bar = capsys.readouterr().err
+    assert "detect: 100%" in bar and "3/3" in bar and "image/s" in bar, bar
+
+
 def test_cli_rejects_bad_thresholds(tmp_path, random_checkpoints):
     image_path = tmp_path / "x.png"
     cv2.imwrite(str(image_path), _square_image(40, 40))

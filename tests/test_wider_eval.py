@@ -353,6 +353,22 @@ def test_evaluate_with_a_detector_reports_ap_like_its_submission_folder(tiny_wid
     assert again == pytest.approx(report["ap"], abs=1e-6)
 
 
+def test_evaluate_on_workers_reports_what_one_process_reports(tiny_wider, tiny_gt, random_nets, tmp_path):
+    args = [*random_nets, "--thresholds", "0.3,0.3,0.3", "--min-face", "12", "--wider", tiny_wider, "--gt-dir", tiny_gt]
+    reports = []
+    for n in (1, 2):
+        run = _evaluate(*args, "--workers", n, "--json", tmp_path / f"w{n}.json")
+        assert run.exit_code == 0, run.output
+        reports.append(json.loads((tmp_path / f"w{n}.json").read_text()))
+    assert reports[0]["images"] == 3 and reports[0]["detections"] > 0
+    one, two = reports  # one process runs torch's threads, a worker one: scores equal to float tolerance
+    assert {k: two[k] for k in ("images", "faces", "matched", "detections")} == {k: one[k] for k in ("images", "faces", "matched", "detections")}
+    assert two["ap"] == pytest.approx(one["ap"], abs=1e-6)
+    assert "on 2 workers" in run.output
+    refused = _evaluate("--detections", tmp_path, "--gt-dir", tiny_gt, "--workers", 2)
+    assert refused.exit_code != 0 and "cannot be combined with --workers" in refused.output
+
+
 def test_no_annotated_image_present_is_an_error(tiny_wider, random_nets):
     for jpg in (tiny_wider / "WIDER_val" / "images").rglob("*.jpg"):
         jpg.unlink()

@@ -8,11 +8,9 @@ data. The algorithm and its defaults are described in docs/detector.md.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -35,7 +33,7 @@ __all__ = [
     "integer_squares",
     "match_faces",
     "draw_detections",
-    "detect_files",
+    "cached_detector",
 ]
 
 CELL = 12
@@ -401,39 +399,14 @@ def draw_detections(image_rgb: np.ndarray, detections: Detections) -> np.ndarray
     return out
 
 
-def _png_path(folder: Path, image_path: str, used: set) -> Path:
-    stem = Path(image_path).stem
-    name, k = f"{stem}.png", 1
-    while name in used:
-        name, k = f"{stem}_{k}.png", k + 1
-    used.add(name)
-    return folder / name
+_CACHE: dict = {}
 
 
-def detect_files(paths: Sequence, pnet, rnet=None, onet=None, config: Optional[DetectorConfig] = None,
-                 png_dir=None, wider_txt=None) -> List[dict]:
-    """Run the cascade on image files: ``[{"image": path, "faces": [...]}]`` (see
-    :meth:`Detections.to_list`); with ``png_dir``, also write each image with its faces drawn;
-    with ``wider_txt``, each image's faces in the WIDER FACE submission format
-    (``wider_txt/<event>/<image>.txt``, :mod:`mtcnn_data.io.wider_eval`)."""
-    from ..io.images import read_rgb
-    from ..io.wider_eval import write_submission
-
-    detector = Detector(pnet, rnet, onet, config)
-    folder = Path(png_dir) if png_dir is not None else None
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-    used: set = set()
-    results = []
-    for path in paths:
-        image = read_rgb(path)
-        found = detector.detect(image)
-        results.append({"image": os.fspath(path), "faces": found.to_list()})
-        if wider_txt is not None:
-            write_submission(wider_txt, os.fspath(path), found.boxes, found.scores)
-        if folder is not None:
-            drawn = draw_detections(image, found)
-            png = _png_path(folder, os.fspath(path), used)
-            cv2.imwrite(str(png), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
-            results[-1]["png"] = os.fspath(png)
-    return results
+def cached_detector(pnet, rnet=None, onet=None, config: Optional[DetectorConfig] = None) -> Detector:
+    """One :class:`Detector` per process for each set of checkpoints (paths or ``"facenet"``)
+    and settings, built on first use: what worker processes call for every item they are handed."""
+    config = config or DetectorConfig()
+    key = (pnet, rnet, onet, tuple(sorted((k, repr(v)) for k, v in config.to_dict().items())))
+    if key not in _CACHE:
+        _CACHE[key] = Detector(pnet, rnet, onet, config)
+    return _CACHE[key]

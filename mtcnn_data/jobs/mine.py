@@ -56,18 +56,12 @@ class MineSettings:
             raise OptionError(f"landmark crops must be {STAGE_SIZES[self.stage]} px for {self.stage}")
 
 
-_DETECTORS: dict = {}
-
-
 def _detector(settings: MineSettings):
-    """One detector per worker process, built on first use."""
-    key = (settings.pnet, settings.rnet, tuple(sorted(settings.detector.items())))
-    if key not in _DETECTORS:
-        from ..detect.detector import Detector, DetectorConfig
+    """The run's detector, one per worker process."""
+    from ..detect.detector import DetectorConfig, cached_detector
 
-        config = DetectorConfig(**settings.detector)
-        _DETECTORS[key] = Detector(settings.pnet, settings.rnet if settings.stage == "onet" else None, config=config)
-    return _DETECTORS[key]
+    return cached_detector(settings.pnet, settings.rnet if settings.stage == "onet" else None,
+                           config=DetectorConfig(**settings.detector))
 
 
 _KEPT: dict = {}

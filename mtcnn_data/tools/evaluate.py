@@ -14,7 +14,6 @@ from typing import Dict, Iterable, Iterator, List, Sequence, Tuple
 import numpy as np
 
 from ..core.boxes import heights, widths, xyxy_to_xywh
-from ..io.images import read_rgb
 
 
 def faces_to_find(dataset, min_side: float = 20.0) -> List[Tuple[str, np.ndarray]]:
@@ -29,28 +28,26 @@ def faces_to_find(dataset, min_side: float = 20.0) -> List[Tuple[str, np.ndarray
     return out
 
 
-def detect_images(detector, images: Sequence[Tuple[str, np.ndarray]], top: int = 0, progress=None) -> Iterator[tuple]:
-    """``(path, truth, detections)`` per image: ``detector.detect`` on each, with a
-    progress bar on a terminal (``progress``: force it on or off).
+def detect_images(detector, images: Sequence[Tuple[str, np.ndarray]], top: int = 0, progress=None, workers: int = 1,
+                  backend: str = "loky") -> Iterator[tuple]:
+    """``(path, truth, detections)`` per image, in order: ``detector`` (a
+    :class:`~mtcnn_data.tools.detecting.DetectorSpec`, or a built detector for this process)
+    on each, on ``workers`` processes or the cluster ``backend`` names, with a progress bar on a terminal (``progress``: force it
+    on or off).
 
     ``top`` > 0 keeps only each image's ``top`` highest-scoring detections: recall at a
     fixed detection budget, which compares networks whose scores are calibrated
     differently (an untrained one, say) fairly.
     """
-    from ..engine.progress import make_progress
+    from .detecting import detect_paths
 
-    bar = make_progress(len(images) if hasattr(images, "__len__") else None, "detect", progress)
-    try:
-        for path, truth in images:
-            found = detector.detect(read_rgb(path))
-            if top > 0 and len(found) > top:
-                keep = np.argsort(-found.scores, kind="stable")[:top]
-                found = type(found)(found.boxes[keep], found.scores[keep],
-                                    None if found.landmarks is None else found.landmarks[keep])
-            bar.update(1)
-            yield path, truth, found
-    finally:
-        bar.close()
+    found_all = detect_paths(detector, [path for path, _ in images], workers, backend, progress)
+    for (path, truth), (_, found) in zip(images, found_all):
+        if top > 0 and len(found) > top:
+            keep = np.argsort(-found.scores, kind="stable")[:top]
+            found = type(found)(found.boxes[keep], found.scores[keep],
+                                None if found.landmarks is None else found.landmarks[keep])
+        yield path, truth, found
 
 
 def recall_figures(detected: Iterable[tuple], iou: float = 0.5) -> dict:
@@ -67,9 +64,10 @@ def recall_figures(detected: Iterable[tuple], iou: float = 0.5) -> dict:
             "detections": detections, "detections_per_image": detections / n if n else 0.0}
 
 
-def evaluate(detector, images: Sequence[Tuple[str, np.ndarray]], iou: float = 0.5, top: int = 0) -> dict:
-    """Run ``detector.detect`` on each image and count matched faces and detections."""
-    return recall_figures(detect_images(detector, images, top), iou)
+def evaluate(detector, images: Sequence[Tuple[str, np.ndarray]], iou: float = 0.5, top: int = 0, workers: int = 1,
+             backend: str = "loky") -> dict:
+    """Run ``detector`` (see :func:`detect_images`) on each image and count matched faces and detections."""
+    return recall_figures(detect_images(detector, images, top, workers=workers, backend=backend), iou)
 
 
 def as_submission(detected: Iterable[tuple]) -> Dict[Tuple[str, str], np.ndarray]:
