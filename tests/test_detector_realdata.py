@@ -104,3 +104,24 @@ def test_cli_on_a_real_image(tmp_path):
     height, width, channels = read_rgb(image).shape
     assert read_rgb(out_png / "19_Couple_Couple_19_1014.png").shape == (height + 24, width, channels)  # + legend
     assert os.path.getsize(out_png / "19_Couple_Couple_19_1014.png") > 0
+
+
+def test_crops_per_call_do_not_change_the_faces():
+    """R-Net / O-Net run in calls of batch_size crops (a quarter as many for O-Net): the
+    faces of a call per 4,096 crops, of the default and of a call per 5 crops agree to
+    float tolerance on real images (hundreds of P-Net candidates each)."""
+    from mtcnn_data.io.images import read_rgb
+
+    paths = [p for p, _ in wider_val_faces()][:60:12]
+    runs = {bs: Detector("facenet", "facenet", "facenet", DetectorConfig(batch_size=bs, num_threads=1))
+            for bs in (4096, DetectorConfig().batch_size, 5)}
+    for path in paths:
+        image = read_rgb(path)
+        cands = runs[4096].propose(image, upto="pnet")
+        assert len(cands) > DetectorConfig().batch_size  # two R-Net calls or more at the default
+        found = {bs: det.detect(image) for bs, det in runs.items()}
+        for bs in runs:
+            assert len(found[bs]) == len(found[4096]), (path, bs)
+            assert found[bs].boxes == pytest.approx(found[4096].boxes, abs=1e-3)
+            assert found[bs].scores == pytest.approx(found[4096].scores, abs=1e-5)
+            assert found[bs].landmarks == pytest.approx(found[4096].landmarks, abs=1e-3)
