@@ -2,6 +2,7 @@
 
 Its import needs torchvision (not installed): the plain-torch stand-in in
 ``benchmarks/_torchvision_standin`` is put first on ``sys.path`` here, for the benchmark only.
+It also imports Pillow (``pip install pillow``; facenet-pytorch is installed ``--no-deps``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ def facenet_mtcnn(threads: int, thresholds=(0.6, 0.7, 0.7)):
 
     if str(STANDIN) not in sys.path:
         sys.path.insert(0, str(STANDIN))
-    from facenet_pytorch import MTCNN
+    try:
+        from facenet_pytorch import MTCNN
+    except ModuleNotFoundError as exc:
+        sys.exit(f"the facenet-pytorch peer cannot be imported ({exc}): pip install --no-deps facenet-pytorch==2.6.0 pillow")
 
     torch.set_num_threads(threads)
     return MTCNN(keep_all=True, device="cpu", min_face_size=20, factor=0.709, thresholds=list(thresholds))

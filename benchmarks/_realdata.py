@@ -34,17 +34,24 @@ class PresentImages:
         return [self.image_root / r.path for r in self.records()]
 
 
-def present_wider_annotations() -> Path:
-    """The official val annotations of the 394 images present, as a file of their own, so
-    that parsing costs what it would in a run over a whole split (not 8x more)."""
+def present_wider_annotations(root: Path = REALDATA / "widerface", split: str = "val", limit=None) -> Path:
+    """The official annotations of the ``split`` images present under ``root`` (the first
+    ``limit`` of them), as a file of their own, so that parsing costs what it would in a
+    run over those images alone (not 8x more)."""
     import tempfile
 
     from mtcnn_data.io.datasets.wider import write_wider_subset
 
-    images = REALDATA / "widerface" / "WIDER_val" / "images"
-    out = Path(tempfile.mkdtemp(prefix="bench-ann-")) / "wider_face_val_present_bbx_gt.txt"
-    write_wider_subset(REALDATA / "widerface/wider_face_split/wider_face_val_bbx_gt.txt", out,
-                       lambda p: (images / p).is_file())
+    images, kept = Path(root) / f"WIDER_{split}" / "images", []
+
+    def keep(path: str) -> bool:
+        if (limit is None or len(kept) < limit) and (images / path).is_file():
+            kept.append(path)
+            return True
+        return False
+
+    out = Path(tempfile.mkdtemp(prefix="bench-ann-")) / f"wider_face_{split}_present_bbx_gt.txt"
+    write_wider_subset(REALDATA / f"widerface/wider_face_split/wider_face_{split}_bbx_gt.txt", out, keep)
     return out
 
 
@@ -68,13 +75,16 @@ def present_lfw_annotations(count: int, split: str = "train") -> Path:
     return out
 
 
-def real_sources(lfw_count: int, lfw_split: str = "train"):
-    """(faces source: the 394 WIDER val images, landmarks source: ``lfw_count`` LFW_NET images)."""
+def real_sources(lfw_count: int, lfw_split: str = "train", wider_root: Path = REALDATA / "widerface",
+                 wider_split: str = "val", wider_limit=None):
+    """(faces source: the WIDER images present under ``wider_root`` (by default the 394 val
+    images here; the first ``wider_limit``), landmarks source: ``lfw_count`` LFW_NET images)."""
     from mtcnn_data.io.datasets import resolve_dataset
     from mtcnn_data.engine.run import Source
 
-    wider = PresentImages(resolve_dataset("wider", None, "val", annotations=present_wider_annotations(),
-                                          images=REALDATA / "widerface" / "WIDER_val" / "images"))
+    annotations = present_wider_annotations(wider_root, wider_split, wider_limit)
+    wider = PresentImages(resolve_dataset("wider", None, wider_split, annotations=annotations,
+                                          images=Path(wider_root) / f"WIDER_{wider_split}" / "images"))
     lfw = PresentImages(resolve_dataset("lfw_net", None, lfw_split, images=REALDATA / "lfw_net",
                                         annotations=present_lfw_annotations(lfw_count, lfw_split)))
     return Source("faces", wider), Source("landmarks", lfw)

@@ -1,6 +1,7 @@
 """mine speed on real images on the CPU, with the P-Net and R-Net shares.
 
     python benchmarks/bench_mine.py [--stage rnet|onet|both] [--workers 2] [--peer-images 40]
+        [--wider /tmp/widerface --split train --images 1000]
 
 Runs ``mine`` with facenet-pytorch's weights (``pip install --no-deps
 facenet-pytorch==2.6.0``) over the 394 real WIDER val images in ../shared/realdata,
@@ -9,7 +10,9 @@ WIDER image, and where the time goes. With ``--stage both`` the O-Net run is mad
 twice: rerunning P-Net, and with ``--reuse`` of the R-Net run's candidates. The peer,
 timed in the same run on the first ``--peer-images`` of the same images with one torch
 thread (as each mining worker has), is facenet-pytorch's own MTCNN, full cascade at its
-own (stricter) thresholds: a yardstick, not the same work.
+own (stricter) thresholds: a yardstick, not the same work. With both stages, the time
+R-Net + O-Net data (--reuse) would take for the 12,880 WIDER train images is extrapolated
+from the wall time per image: measure it on the crowded train images (``--wider``).
 """
 
 from __future__ import annotations
@@ -81,16 +84,36 @@ def report(stage: str, res: dict, wider_images: int, workers: int, facenet_s: fl
     return fig
 
 
+WIDER_TRAIN_IMAGES = 12_880
+
+
+def extrapolation(figures, wider_images: int) -> str:
+    """R-Net + O-Net data for all of WIDER train at this run's wall time per image: the
+    O-Net run with --reuse when it was made (what a user runs after the R-Net run)."""
+    walls = {("onet" if f["reuse"] else f["stage"]) + ("-reuse" if f["reuse"] else ""): f["wall_s"] for f in figures}
+    if "rnet" not in walls or not ({"onet", "onet-reuse"} & set(walls)):
+        return "(R-Net and O-Net both needed for the WIDER train extrapolation)"
+    onet = walls.get("onet-reuse", walls.get("onet"))
+    minutes = (walls["rnet"] + onet) / wider_images * WIDER_TRAIN_IMAGES / 60
+    return (f"R-Net + O-Net{' (--reuse)' if 'onet-reuse' in walls else ''} data for {WIDER_TRAIN_IMAGES:,} WIDER train "
+            f"images at this run's wall time per image: {minutes:.0f} min (goal: 60)")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stage", choices=["rnet", "onet", "both"], default="both")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--lfw", type=int, default=300)
     ap.add_argument("--peer-images", type=int, default=40, help="images facenet-pytorch is timed on")
+    ap.add_argument("--wider", type=Path, help="WIDER FACE root to mine instead of the 394 val images here "
+                    "(e.g. /tmp/widerface with --split train: the crowded train images of ../shared/realdata/extra)")
+    ap.add_argument("--split", choices=["train", "val"], default="val", help="WIDER split under --wider")
+    ap.add_argument("--images", type=int, help="only the first N WIDER images present")
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args(argv)
     require_realdata()
-    sources = real_sources(args.lfw)
+    wider = {} if args.wider is None else {"wider_root": args.wider}
+    sources = real_sources(args.lfw, wider_split=args.split, wider_limit=args.images, **wider)
     wider_images = len(sources[0].dataset.paths())
     facenet_s = facenet_seconds_per_image(sources[0].dataset.paths()[: args.peer_images])
     runs = {"rnet": [("rnet", None)], "onet": [("onet", None)],
@@ -103,6 +126,7 @@ def main(argv=None):
             figures.append(report(stage, res, wider_images, args.workers, facenet_s))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    print(extrapolation(figures, wider_images))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
 
