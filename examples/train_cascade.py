@@ -123,10 +123,10 @@ def has_ap() -> bool:
     return "--gt-dir" in subprocess.run([exe, "evaluate", "--help"], capture_output=True, text=True).stdout
 
 
-def eval_step(name: str, out: Path, stages: dict, val: list, gt_dir: Path) -> dict:
+def eval_step(name: str, out: Path, stages: dict, val: list, gt_dir: Path, workers: tuple = ()) -> dict:
     opts = [x for stage, ckpt in stages.items() for x in (f"--{stage}", ckpt)]
     ap = ["--gt-dir", gt_dir] if gt_dir.is_dir() and has_ap() else []
-    fig = timed(f"evaluate {name}", out, lambda: cli("evaluate", *opts, *val, *ap, "--json", out))
+    fig = timed(f"evaluate {name}", out, lambda: cli("evaluate", *opts, *val, *ap, *workers, "--json", out))
     fig.update(json.loads(out.read_text()))
     return fig
 
@@ -176,8 +176,9 @@ def chain(args) -> dict:
                                  "--rnet", ckpt["rnet"], *mine_src["onet"], *reuse)
     fig["train_onet"] = train_step("onet", work / "onet-data", ckpt["onet"], epochs["onet"], args.device, args.threads)
     gt_dir = Path(args.gt_dir)
-    fig["eval_trained"] = eval_step("trained", work / "eval-trained.json", ckpt, val, gt_dir)
-    fig["eval_facenet"] = eval_step("facenet", work / "eval-facenet.json", dict.fromkeys(STAGES, "facenet"), val, gt_dir)
+    fig["eval_trained"] = eval_step("trained", work / "eval-trained.json", ckpt, val, gt_dir, workers)
+    fig["eval_facenet"] = eval_step("facenet", work / "eval-facenet.json", dict.fromkeys(STAGES, "facenet"), val, gt_dir,
+                                    workers)
     return fig
 
 
@@ -285,7 +286,7 @@ def parse_args(argv=None):
                     help="P-Net,R-Net,O-Net thresholds of the mining detector (mine's defaults; a P-Net trained "
                          "briefly passes many windows at 0.3, and the pyramid NMS then dominates: try 0.6).")
     ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (training and mining).")
-    ap.add_argument("--workers", type=int, default=2, help="gen-pnet / mine worker processes.")
+    ap.add_argument("--workers", type=int, default=2, help="gen-pnet / mine / evaluate worker processes.")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads of the trainer.")
     args = ap.parse_args(argv)
     args.workdir = args.workdir or str(REPO / "out" / ("train-cascade-quick" if args.quick else "train-cascade"))

@@ -126,6 +126,7 @@ def test_chain_runs_the_steps_in_order_with_each_ones_inputs(tc, tmp_path, monke
     assert [ev_trained[ev_trained.index(f"--{s}") + 1] for s in tc.STAGES] == [str(work / f"{s}.pt") for s in tc.STAGES]
     assert [ev_facenet[ev_facenet.index(f"--{s}") + 1] for s in tc.STAGES] == ["facenet"] * 3
     assert "--gt-dir" in ev_trained and "--gt-dir" in ev_facenet
+    assert ev_trained[ev_trained.index("--workers") + 1] == ev_facenet[ev_facenet.index("--workers") + 1] == "2"
     assert [fig[f"train_{s}"]["epochs"] for s in tc.STAGES] == [3, 2, 1]
     assert fig["eval_trained"]["ap"]["easy"] == 0.5
     table = tc.summary(fig)
