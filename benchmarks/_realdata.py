@@ -19,7 +19,9 @@ class PresentImages:
 
     def __init__(self, dataset, limit=None):
         self.ds, self.limit = dataset, limit
-        self.name, self.image_root, self.annotation_files = dataset.name, dataset.image_root, dataset.annotation_files
+
+    def __getattr__(self, name):  # everything but the records is the dataset's own (name, filters, ...)
+        return getattr(self.ds, name)
 
     def records(self):
         n = 0
