@@ -20,14 +20,17 @@ from typing import Optional, Tuple
 from ..core.filtering import FilterConfig
 from ..core.schema import DEFAULT_RATIO
 from ..errors import OptionError
+from ..io.datasets import REGISTRY, landmark_sets
 
 #: the options of gen-pnet / mine that never change the output (RunOptions).
 RUN_OPTIONS = ("workers", "backend", "scheduler", "address", "resume", "overwrite", "skip_missing", "unit_size", "reuse")
 #: Recall-oriented thresholds for mining (P-Net, R-Net, O-Net), as the common MTCNN
 #: hard-example code uses: keep most faces, and many hard negatives, in the candidates.
 MINING_THRESHOLDS = (0.3, 0.1, 0.7)
-_CHOICES = {"split": ("train", "val"), "lfw_split": ("train", "test"), "celeba_split": ("all", "train", "val", "test"),
-            "retinaface_split": ("train", "val"), "compression": ("gzip", "lzf", "none"), "stage": ("rnet", "onet")}
+#: The allowed values of the fields with a fixed set; each dataset's splits (WIDER's ``split``,
+#: each landmark set's ``<kind>_split``) as the dataset registry declares them.
+_CHOICES = {"split": REGISTRY["wider"].splits, **{e.split_option: e.splits for e in landmark_sets()},
+            "compression": ("gzip", "lzf", "none"), "stage": ("rnet", "onet")}
 
 
 def option_name(name: str) -> str:
