@@ -90,7 +90,7 @@ WIDER_TRAIN_IMAGES = 12_880
 def extrapolation(figures, wider_images: int) -> str:
     """R-Net + O-Net data for all of WIDER train at this run's wall time per image: the
     O-Net run with --reuse when it was made (what a user runs after the R-Net run)."""
-    walls = {("onet" if f["reuse"] else f["stage"]) + ("-reuse" if f["reuse"] else ""): f["wall_s"] for f in figures}
+    walls = {f["stage"] + ("-reuse" if f["reuse"] else ""): f["wall_s"] for f in figures}
     if "rnet" not in walls or not ({"onet", "onet-reuse"} & set(walls)):
         return "(R-Net and O-Net both needed for the WIDER train extrapolation)"
     onet = walls.get("onet-reuse", walls.get("onet"))

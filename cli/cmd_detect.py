@@ -7,7 +7,7 @@ import os
 
 import click
 
-from .options import backend_kwargs, device_option, parse_thresholds, worker_options
+from .options import pop_backend, device_option, parse_thresholds, worker_options
 
 
 @click.command("detect")
@@ -41,7 +41,7 @@ def detect(images, pnet, rnet, onet, json_path, png_dir, wider_txt, min_face, fa
 
     config = DetectorConfig(min_face=min_face, factor=factor, thresholds=thresholds, channel_order=channel_order,
                             device=device, num_threads=threads)
-    backend = backend_kwargs(workers)
+    backend = pop_backend(workers)
     results = detect_files(images, DetectorSpec(pnet, rnet, onet, config), png_dir=png_dir, wider_txt=wider_txt,
                            workers=workers["workers"], backend=backend)
     if json_path in (None, "-"):

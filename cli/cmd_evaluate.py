@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import backend_kwargs, parse_thresholds, worker_options
+from .options import pop_backend, parse_thresholds, worker_options
 
 #: options that choose or configure the detector run; meaningless with --detections
 _DETECTOR_OPTIONS = ("pnet", "rnet", "onet", "wider", "wider_annotations", "wider_images", "max_images", "top",
@@ -52,7 +52,7 @@ def evaluate(ctx, pnet, rnet, onet, wider, split, wider_annotations, wider_image
         fig = _score_folder(ctx, detections, gt_dir, iou)
     else:
         fig = _run_detector(pnet, rnet, onet, wider, split, wider_annotations, wider_images, max_images, min_side,
-                            iou, top, min_face, thresholds, gt_dir, workers["workers"], backend_kwargs(workers))
+                            iou, top, min_face, thresholds, gt_dir, workers["workers"], pop_backend(workers))
     _write_outputs(fig, png_out, json_out)
 
 

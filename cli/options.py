@@ -160,13 +160,13 @@ def split_options(config_class, kw: dict):
 def run_kwargs(kw: dict):
     from ..engine.run import RunOptions
 
-    return RunOptions(workers=kw.pop("workers"), backend=backend_kwargs(kw),
+    return RunOptions(workers=kw.pop("workers"), backend=pop_backend(kw),
                       resume=kw.pop("resume"), overwrite=kw.pop("overwrite"),
                       skip_missing=kw.pop("skip_missing"), unit_size=kw.pop("unit_size"), reuse=kw.pop("reuse", None),
                       log=functools.partial(click.echo, err=True))
 
 
-def backend_kwargs(kw: dict) -> str:
+def pop_backend(kw: dict) -> str:
     """The backend string of :data:`worker_options` (popped from ``kw``): ``loky``,
     ``dask[@SCHEDULER]`` or ``ray[@ADDRESS]``."""
     return _backend(kw.pop("backend"), kw.pop("scheduler"), kw.pop("address"))

@@ -64,6 +64,12 @@ def detect_paths(detector, paths: Sequence, workers: int = 1, backend: str = "lo
     (``progress``: force it on or off). ``detector``: a :class:`DetectorSpec`, or (in this
     process only) a built :class:`~mtcnn_data.detect.detector.Detector`. A spec's
     checkpoints are loaded here first, so that a bad one fails before any worker starts."""
+    return ((path, found) for path, found, _ in _detected(detector, paths, workers, backend, progress))
+
+
+def _detected(detector, paths: Sequence, workers: int, backend: str, progress) -> Iterator[tuple]:
+    """``(path, Detections, image)``: the decoded image when the detector ran in this
+    process (so that drawing it does not decode it again), ``None`` from a worker."""
     spec = detector if isinstance(detector, DetectorSpec) else None
     if spec is not None:
         detector = spec.build()
@@ -73,13 +79,14 @@ def detect_paths(detector, paths: Sequence, workers: int = 1, backend: str = "lo
     try:
         if in_process(workers, backend):
             for path in paths:
-                found = detector.detect(read_rgb(path))
+                image = read_rgb(path)
+                found = detector.detect(image)
                 bar.update(1)
-                yield path, found
+                yield path, found, image
             return
         found: List = [None] * len(paths)
         run_parallel(_DetectImage(spec), enumerate(paths), workers, bar, lambda r: found.__setitem__(*r), backend)
-        yield from zip(paths, found)
+        yield from ((path, f, None) for path, f in zip(paths, found))
     finally:
         bar.close()
 
@@ -97,18 +104,18 @@ def detect_files(paths: Sequence, spec: DetectorSpec, png_dir=None, wider_txt=No
         folder.mkdir(parents=True, exist_ok=True)
     used: set = set()
     results = []
-    for path, found in detect_paths(spec, paths, workers, backend, progress):
+    for path, found, image in _detected(spec, paths, workers, backend, progress):
         results.append({"image": os.fspath(path), "faces": found.to_list()})
         if wider_txt is not None:
             write_submission(wider_txt, os.fspath(path), found.boxes, found.scores)
         if folder is not None:
-            results[-1]["png"] = os.fspath(_write_png(folder, os.fspath(path), found, used))
+            results[-1]["png"] = os.fspath(_write_png(folder, os.fspath(path), image, found, used))
     return results
 
 
-def _write_png(folder: Path, image_path: str, found, used: set) -> Path:
-    """The image with its faces drawn, as ``folder/<stem>.png`` (``<stem>_k.png`` when
-    another image of the run has the same stem)."""
+def _write_png(folder: Path, image_path: str, image, found, used: set) -> Path:
+    """The image (read again when ``None``) with its faces drawn, as ``folder/<stem>.png``
+    (``<stem>_k.png`` when another image of the run has the same stem)."""
     import cv2
 
     from ..detect.detector import draw_detections
@@ -118,6 +125,6 @@ def _write_png(folder: Path, image_path: str, found, used: set) -> Path:
     while name in used:
         name, k = f"{stem}_{k}.png", k + 1
     used.add(name)
-    drawn = draw_detections(read_rgb(image_path), found)
+    drawn = draw_detections(read_rgb(image_path) if image is None else image, found)
     cv2.imwrite(str(folder / name), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
     return folder / name
