@@ -176,3 +176,27 @@ def test_downsampled_rotation_agrees_with_full_resolution():
 
     slow = ImageCutter(rotated_full_resolution(img, crop, 5.0)).cut([[0, 0, 240, 240]], 12)[0]
     assert np.abs(fast.astype(int) - slow.astype(int)).mean() < 1.5
+
+
+def test_landmark_candidates_of_many_images_are_those_of_each_image():
+    """A unit's images sampled together give each image the candidates it gets alone, and
+    leave each image's generator where sampling it alone leaves it."""
+    from mtcnn_data.core.sampling import landmark_candidates_of_images
+
+    g = np.random.default_rng(11)
+    faces, points = [], []
+    for count in [1, 0, 3, 1, 2, 1]:  # an image without faces, and crowded ones
+        xy, wh = g.uniform(0, 300, (count, 2)), g.uniform(8, 150, (count, 2))
+        faces.append(np.concatenate([xy, xy + wh], 1))
+        points.append(xy[:, None] + g.uniform(0.1, 0.9, (count, 5, 2)) * wh[:, None])
+    cfg = LandmarkSampling(attempts=30, min_iou=0.5)
+    together = [image_rng(2, f"lm/{i}") for i in range(len(faces))]
+    alone = [image_rng(2, f"lm/{i}") for i in range(len(faces))]
+    many = landmark_candidates_of_images(together, faces, points, cfg)
+    assert len(many) == len(faces) and sum(map(len, many)) > 20
+    for i, (rng, f, p) in enumerate(zip(alone, faces, points)):
+        one = landmark_candidates(rng, f, p, cfg)
+        assert one.tobytes() == many[i].tobytes(), i
+        assert rng.random() == together[i].random()
+    assert len(many[1]) == 0
+    assert landmark_candidates_of_images([], [], [], cfg) == []

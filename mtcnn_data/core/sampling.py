@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .boxes import best_iou, encode_offsets, flip_offsets, heights, widths
+from .boxes import encode_offsets, flip_offsets, heights, pair_ious, widths
 from .labelling import DISCARD, IoUBands, label_crops
 from .landmarks import flip_normalised, normalise_to_crops
 from .schema import (
@@ -131,12 +131,18 @@ def jittered_squares(rng, faces, per_face, size_low, size_high, shift, min_side)
     ``min_side``), centre shifted by U(-shift, shift) * (w, h); integer boxes."""
     faces = np.repeat(np.asarray(faces, dtype=np.float64).reshape(-1, 4), per_face, axis=0)
     n = len(faces)
+    draws = rng.random(n), rng.uniform(-shift, shift, n), rng.uniform(-shift, shift, n)
+    return _jittered(faces, *draws, size_low, size_high, min_side)
+
+
+def _jittered(faces, side_u, shift_x, shift_y, size_low, size_high, min_side):
+    """:func:`jittered_squares` of faces (one row per square) from its three draws."""
     w, h = widths(faces), heights(faces)
     lo = np.maximum(np.floor(size_low * np.minimum(w, h)), min_side)
     hi = np.maximum(np.ceil(size_high * np.maximum(w, h)), lo + 1)
-    side = np.floor(lo + rng.random(n) * (hi - lo)).astype(np.int64)
-    cx = (faces[:, 0] + faces[:, 2]) / 2 + rng.uniform(-shift, shift, n) * w
-    cy = (faces[:, 1] + faces[:, 3]) / 2 + rng.uniform(-shift, shift, n) * h
+    side = np.floor(lo + side_u * (hi - lo)).astype(np.int64)
+    cx = (faces[:, 0] + faces[:, 2]) / 2 + shift_x * w
+    cy = (faces[:, 1] + faces[:, 3]) / 2 + shift_y * h
     x = np.floor(cx - side / 2).astype(np.int64)
     y = np.floor(cy - side / 2).astype(np.int64)
     return np.stack([x, y, x + side, y + side], axis=1)
@@ -170,12 +176,57 @@ def pnet_candidates(rng, width, height, faces, keep=None, cfg: PNetSampling = PN
 
 def landmark_candidates(rng, faces, landmarks, cfg: LandmarkSampling = LandmarkSampling()):
     """Landmark samples for one image's annotated faces (boxes (K,4), points (K,5,2))."""
-    faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4)
-    landmarks = np.asarray(landmarks, dtype=np.float64).reshape(-1, 5, 2)
-    out = [_face_landmark_samples(rng, face, points, cfg) for face, points in zip(faces, landmarks)]
-    cands = np.concatenate(out) if out else np.zeros(0, dtype=CANDIDATE_DTYPE)
-    cands["key"] = random_keys(rng, len(cands))
-    return cands
+    return landmark_candidates_of_images([rng], [faces], [landmarks], cfg)[0]
+
+
+def landmark_candidates_of_images(rngs, faces, landmarks, cfg: LandmarkSampling = LandmarkSampling()) -> list:
+    """:func:`landmark_candidates` of many images, each drawing from its own generator
+    (``rngs[i]``, as :func:`image_rng` makes them): the same arrays as image by image,
+    with the arithmetic done once over all the images' faces (a landmark set's unit is
+    thousands of one-face images)."""
+    if not len(faces):
+        return []
+    faces = [np.asarray(f, dtype=np.float64).reshape(-1, 4) for f in faces]
+    points = [np.asarray(p, dtype=np.float64).reshape(-1, 5, 2) for p in landmarks]
+    per_image = np.array([len(f) * cfg.attempts for f in faces], np.int64)
+    draws = [np.concatenate(d) for d in zip(*(_landmark_draws(rng, len(f), cfg) for rng, f in zip(rngs, faces)))]
+    face = np.repeat(_concat_rows(faces, (0, 4)), cfg.attempts, axis=0)  # one row per attempted crop
+    crops = _jittered(face, *draws[:3], cfg.size_low, cfg.size_high, cfg.crop_size)
+    iou = pair_ious(crops, face, *(np.arange(len(crops)),) * 2)
+    mask = _variant_mask(draws[3].reshape(-1, 5), cfg.p_augment) & (iou >= cfg.min_iou)[:, None]
+    crop_idx, var_idx = np.nonzero(mask)
+    codes = _VARIANTS[var_idx]
+    pts = np.repeat(_concat_rows(points, (0, 5, 2)), cfg.attempts, axis=0)[crop_idx]
+    bbox, lm = augment_geometry_many(crops[crop_idx], face[crop_idx], pts, codes, cfg.angle)
+    inside = np.flatnonzero(np.all((lm >= 0) & (lm < 1), axis=1))
+    out = np.zeros(len(inside), dtype=CANDIDATE_DTYPE)
+    out["crop"] = crops[crop_idx[inside]]
+    out["label"] = LANDMARK
+    out["iou"] = iou[crop_idx[inside]]
+    out["augment"] = codes[inside]
+    out["bbox"] = bbox[inside]
+    out["landmarks"] = lm[inside]
+    image = np.repeat(np.arange(len(faces)), per_image)[crop_idx[inside]]
+    parts = np.split(out, np.cumsum(np.bincount(image, minlength=len(faces)))[:-1])
+    for rng, part in zip(rngs, parts):
+        part["key"] = random_keys(rng, len(part))
+    return parts
+
+
+def _landmark_draws(rng, num_faces, cfg):
+    """One image's random numbers for its landmark crops, in the generator's order: per
+    face, the three draws of :func:`jittered_squares` and five coins per attempt."""
+    n = cfg.attempts
+    out = [[], [], [], []]
+    for _ in range(num_faces):
+        for part, values in zip(out, (rng.random(n), rng.uniform(-cfg.shift, cfg.shift, n),
+                                      rng.uniform(-cfg.shift, cfg.shift, n), rng.random((n, 5)).ravel())):
+            part.append(values)
+    return [np.concatenate(p) if p else np.zeros(0) for p in out]
+
+
+def _concat_rows(arrays, empty_shape):
+    return np.concatenate(arrays) if arrays else np.zeros(empty_shape)
 
 
 #: Variant codes in the order they are tried for each accepted crop, and which of
@@ -190,31 +241,13 @@ def _variant_mask(coins, p):
                      rot_n < p, (rot_n < p) & (rot_n_flip < 0.5)], axis=1)
 
 
-def _face_landmark_samples(rng, face, points, cfg):
-    crops = jittered_squares(rng, face[None], cfg.attempts, cfg.size_low, cfg.size_high, cfg.shift, cfg.crop_size)
-    iou, _ = best_iou(crops, face[None])
-    coins = rng.random((len(crops), 5))  # drawn for every attempt: keeps the stream aligned
-    mask = _variant_mask(coins, cfg.p_augment) & (iou >= cfg.min_iou)[:, None]
-    crop_idx, var_idx = np.nonzero(mask)
-    codes = _VARIANTS[var_idx]
-    bbox, lm = augment_geometry_many(crops[crop_idx], face, points, codes, cfg.angle)
-    inside = np.all((lm >= 0) & (lm < 1), axis=1)
-    out = np.zeros(int(inside.sum()), dtype=CANDIDATE_DTYPE)
-    out["crop"] = crops[crop_idx][inside]
-    out["label"] = LANDMARK
-    out["iou"] = iou[crop_idx][inside]
-    out["augment"] = codes[inside]
-    out["bbox"] = bbox[inside]
-    out["landmarks"] = lm[inside]
-    return out
-
-
-def augment_geometry_many(crops, face, points, codes, angle: float):
-    """Vectorised :func:`augment_geometry` for many crops of one face: ((M,4), (M,10))."""
+def augment_geometry_many(crops, faces, points, codes, angle: float):
+    """Vectorised :func:`augment_geometry`: crops (M,4) of faces (M,4 or 4,) with their
+    points (M,5,2 or 5,2) under ``codes`` (M,): ((M,4), (M,10))."""
     crops = np.asarray(crops, dtype=np.float64).reshape(-1, 4)
     codes = np.asarray(codes)
     degrees = rotation_degrees(codes, angle)
-    pts = np.broadcast_to(np.asarray(points, dtype=np.float64).reshape(1, 5, 2), (len(crops), 5, 2))
+    pts = np.broadcast_to(np.asarray(points, dtype=np.float64).reshape(-1, 5, 2), (len(crops), 5, 2))
     centre = np.stack([(crops[:, 0] + crops[:, 2]) / 2, (crops[:, 1] + crops[:, 3]) / 2], axis=1)[:, None, :]
     a = np.deg2rad(degrees)[:, None]
     cos, sin = np.cos(a), np.sin(a)
@@ -222,7 +255,7 @@ def augment_geometry_many(crops, face, points, codes, angle: float):
     # the same rotation as rotation_matrix(): x' = cos*dx + sin*dy, y' = -sin*dx + cos*dy
     rotated = np.stack([cos * d[..., 0] + sin * d[..., 1], -sin * d[..., 0] + cos * d[..., 1]], axis=-1) + centre
     lm = normalise_to_crops(rotated, crops)
-    bbox = encode_offsets(crops, np.broadcast_to(np.asarray(face, dtype=np.float64).reshape(1, 4), crops.shape))
+    bbox = encode_offsets(crops, np.broadcast_to(np.asarray(faces, dtype=np.float64).reshape(-1, 4), crops.shape))
     flip = (codes & AUG_FLIP).astype(bool)
     lm[flip] = flip_normalised(lm[flip])
     bbox[flip] = flip_offsets(bbox[flip])

@@ -10,9 +10,9 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..core.filtering import DROP_REASONS
-from ..core.sampling import landmark_candidates
+from ..core.sampling import LandmarkSampling, image_rng, landmark_candidates_of_images
 from ..core.schema import CANDIDATE_DTYPE
-from ..io.images import safe_join
+from ..io.images import safe_join, usable
 from ..io.records import ImageRecord, fit_to_image
 
 
@@ -89,17 +89,52 @@ def plan_unit(unit: Unit, plan_image: Callable):
     unit's image-size filter applied (call it once the size is known, before sampling);
     images with a problem are listed as skipped. Returns ``(candidates, meta)`` as
     :func:`run_plan` expects; ``meta["boxes"]`` counts the used images' boxes by drop reason."""
-    parts, sizes, skipped, reasons = [], [], [], []
     fit = partial(fit_to_image, enabled=unit.drop_outside)
-    for i, rec in enumerate(unit.records):
-        identity = f"{unit.dataset}/{rec.path}"
-        path = safe_join(unit.image_root, rec.path, f"{rec.source}:{rec.line}")
+    planned = []
+    for rec, identity, path in _images(unit):
         cands, size, problem = plan_image(unit.kind, identity, path, rec, fit)
+        planned.append((cands, size, problem, None if problem else fit(rec, size).drop_reason))
+    return _unit_plan(unit, planned)
+
+
+def plan_landmark_unit(unit: Unit, seed: int, cfg: LandmarkSampling):
+    """:func:`plan_unit` for a landmark set's unit, the same result: each image probed for
+    its size, each used record's kept faces sampled by :func:`landmark_candidates` with
+    the image's generator, all the unit's images in one call."""
+    fit = partial(fit_to_image, enabled=unit.drop_outside)
+    planned, sampled = [], []
+    for rec, identity, path in _images(unit):
+        size, problem = usable(path)
+        if not problem:
+            rec = fit(rec, size)
+            if rec.landmarks is not None and rec.keep.any():
+                sampled.append((len(planned), image_rng(seed, identity), rec))
+        planned.append([_NO_CANDIDATES, size, problem, None if problem else rec.drop_reason])
+    cands = landmark_candidates_of_images([s[1] for s in sampled], [s[2].kept_boxes for s in sampled],
+                                          [s[2].kept_landmarks for s in sampled], cfg)
+    for (i, _, _), c in zip(sampled, cands):
+        planned[i][0] = c
+    return _unit_plan(unit, planned)
+
+
+_NO_CANDIDATES = np.zeros(0, dtype=CANDIDATE_DTYPE)
+
+
+def _images(unit: Unit):
+    """``(record, identity, path)`` of each image of the unit, its path checked."""
+    for rec in unit.records:
+        yield rec, f"{unit.dataset}/{rec.path}", safe_join(unit.image_root, rec.path, f"{rec.source}:{rec.line}")
+
+
+def _unit_plan(unit: Unit, planned: list):
+    """``(candidates, meta)`` of a unit from ``(candidates, size, problem, drop reasons)`` per image."""
+    parts, sizes, skipped, reasons = [], [], [], []
+    for i, (rec, (cands, size, problem, reason)) in enumerate(zip(unit.records, planned)):
         sizes.append(list(size) if size is not None else None)
         if problem:
-            skipped.append([identity, problem])
+            skipped.append([f"{unit.dataset}/{rec.path}", problem])
             continue
-        reasons.append(fit(rec, size).drop_reason)
+        reasons.append(reason)
         cands["image"] = i
         parts.append(cands)
     cands = np.concatenate(parts) if parts else np.zeros(0, dtype=CANDIDATE_DTYPE)
@@ -111,10 +146,3 @@ def reason_counts(codes: np.ndarray) -> dict:
     """Drop-reason name -> number of boxes (``kept`` included)."""
     values, counts = np.unique(codes, return_counts=True)
     return {DROP_REASONS[int(v)]: int(c) for v, c in zip(values, counts)}
-
-
-def landmark_samples(rng, rec, cfg):
-    """Landmark candidates of a landmark-set record (none when it has no usable face)."""
-    if rec.landmarks is None or not rec.keep.any():
-        return np.zeros(0, dtype=CANDIDATE_DTYPE)
-    return landmark_candidates(rng, rec.kept_boxes, rec.kept_landmarks, cfg)

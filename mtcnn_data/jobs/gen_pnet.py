@@ -8,7 +8,7 @@ from ..errors import OptionError
 from .config import GenPnetConfig
 from ..core.sampling import LandmarkSampling, PNetSampling, image_rng, pnet_candidates
 from ..io.images import usable
-from ..engine.units import landmark_samples, plan_unit
+from ..engine.units import plan_landmark_unit, plan_unit
 from ..engine.run import RunOptions, output_spec, run_job
 
 
@@ -21,6 +21,8 @@ class PlanPnet:
     landmarks: LandmarkSampling
 
     def __call__(self, unit):
+        if unit.kind == "landmarks":
+            return plan_landmark_unit(unit, self.seed, self.landmarks)
         return plan_unit(unit, self._plan_image)
 
     def _plan_image(self, kind, identity, path, rec, fit):
@@ -28,10 +30,7 @@ class PlanPnet:
         if problem:
             return None, None, problem
         rec = fit(rec, size)
-        rng = image_rng(self.seed, identity)
-        if kind == "faces":
-            return pnet_candidates(rng, size[0], size[1], rec.boxes, rec.keep, self.faces), size, None
-        return landmark_samples(rng, rec, self.landmarks), size, None
+        return pnet_candidates(image_rng(self.seed, identity), size[0], size[1], rec.boxes, rec.keep, self.faces), size, None
 
 
 def gen_pnet_config(out, config: GenPnetConfig, run: RunOptions = RunOptions(), command=None) -> dict:

@@ -27,7 +27,7 @@ from ..errors import ReuseError
 from ..io.files import file_sha256
 from ..io.images import read_rgb, usable
 from . import reuse
-from ..engine.units import landmark_samples, plan_unit
+from ..engine.units import plan_landmark_unit, plan_unit
 from ..engine.run import RunOptions, output_spec, run_job
 from ..engine.workdir import WorkDir
 
@@ -90,7 +90,10 @@ class PlanMine:
         torch.set_num_threads(self.settings.threads)
         self._seconds = {"decode": 0.0, "pnet": 0.0, "rnet": 0.0}
         self._pnet_kept = []
-        cands, meta = plan_unit(unit, self._plan_image)
+        if unit.kind == "landmarks":
+            cands, meta = plan_landmark_unit(unit, self.seed, self.settings.landmarks)
+        else:
+            cands, meta = plan_unit(unit, self._plan_image)
         if self.keep_dir is not None and unit.kind == "faces":
             reuse.save_unit(reuse.unit_file(self.keep_dir, unit.index), self._pnet_kept)
         meta["seconds"] = {k: round(v, 4) for k, v in self._seconds.items()}
@@ -98,9 +101,6 @@ class PlanMine:
 
     def _plan_image(self, kind, identity, path, rec, fit):
         rng = image_rng(self.seed, identity)
-        if kind == "landmarks":
-            size, problem = usable(path)
-            return (None if problem else landmark_samples(rng, fit(rec, size), self.settings.landmarks)), size, problem
         start = time.perf_counter()
         image, problem = usable(path, read_rgb)
         self._seconds["decode"] += time.perf_counter() - start
