@@ -155,3 +155,22 @@ def test_a_sample_does_not_depend_on_the_other_crops_of_its_image():
     assert np.array_equal(batch, alone)
     half = ImageCutter(img).cut(boxes[::2], 12, codes[::2], 5.0)
     assert np.array_equal(half, batch[::2])
+
+
+def test_the_table_reaches_only_as_far_as_the_boxes_and_gives_the_same_averages():
+    """The table covers the rows and columns the boxes reach, grows when a later box
+    reaches further, and its averages are those of the whole image's table."""
+    rng = np.random.default_rng(10)
+    img = smooth_image(rng, 300, 400)
+    near = np.array([[5.0, 7.0, 41.0, 43.0], [-10.0, -4.0, 30.0, 36.0]])
+    far = np.array([[330.0, 250.0, 410.0, 330.0], [100.25, 90.5, 180.75, 170.0]])
+    cutter = ImageCutter(img)
+    first = cutter.area_average(near, 12, 12)
+    reach = cutter._table_shape
+    assert reach[0] < 60 and reach[1] < 60  # only the top-left corner the near boxes touch
+    second = cutter.area_average(far, 12, 12)
+    assert cutter._table_shape == (300, 400)  # grown to the far box, clipped to the image
+    whole = ImageCutter(img)
+    whole.table()  # the whole image's table first
+    assert np.array_equal(np.concatenate([first, second]), whole.area_average(np.concatenate([near, far]), 12, 12))
+    assert np.array_equal(cutter.area_average(near, 12, 12), first)  # the grown table gives the same

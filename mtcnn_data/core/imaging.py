@@ -19,6 +19,7 @@ only repeat pixels there).
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -67,7 +68,7 @@ class ImageCutter:
 
     def __init__(self, image: np.ndarray):
         self.image = image if image.ndim == 3 else image[:, :, None]
-        self._table = None
+        self._table, self._table_shape = None, (0, 0)
         self._levels = [self.image]
 
     @property
@@ -108,33 +109,35 @@ class ImageCutter:
         (float boxes allowed; zero outside the image): ``(N, out_h, out_w, C)`` uint8."""
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         out = np.empty((len(boxes), out_h, out_w, self.channels), np.uint8)
-        for lo in range(0, len(boxes), _BLOCK):
-            out[lo : lo + _BLOCK] = self._area_block(boxes[lo : lo + _BLOCK], out_w, out_h)
-        return out
-
-    def _area_block(self, boxes, out_w, out_h):
-        table = self.table()
+        if not len(boxes):
+            return out
         h, w = self.image.shape[:2]
         ix, fx = _lattice(boxes[:, 0], boxes[:, 2], out_w, w)
         iy, fy = _lattice(boxes[:, 1], boxes[:, 3], out_h, h)
-        # the table at the four pixel corners around each cell edge crossing, bilinear between
-        # them: the exact integral of the piecewise-constant image up to that point
-        at = iy[:, :, None] * (w + 1) + ix[:, None, :]
-        corners = np.take(table, np.stack([at, at + 1, at + w + 1, at + w + 2]), axis=0).astype(np.float64)
-        fx, fy = fx[:, None, :, None], fy[:, :, None, None]
-        top = corners[0] + (corners[1] - corners[0]) * fx
-        bottom = corners[2] + (corners[3] - corners[2]) * fx
-        integral = top + (bottom - top) * fy  # (N, out_h + 1, out_w + 1, C)
-        sums = integral[:, 1:, 1:] - integral[:, :-1, 1:] - integral[:, 1:, :-1] + integral[:, :-1, :-1]
+        table = self.table(int(ix.max()) + 1, int(iy.max()) + 1)
+        stride = self._table_shape[1] + 1
         cell = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) / (out_w * out_h)
-        return np.clip(np.rint(sums / cell[:, None, None, None]), 0, 255).astype(np.uint8)
+        for lo in range(0, len(boxes), _BLOCK):
+            b = slice(lo, lo + _BLOCK)
+            out[b] = _area_block(table, stride, ix[b], fx[b], iy[b], fy[b], cell[b])
+        return out
 
-    def table(self) -> np.ndarray:
-        """The summed-area table, rows flattened: ``((H + 1) * (W + 1), C)`` (int32 while sums fit, float64 beyond)."""
-        if self._table is None:
-            h, w = self.image.shape[:2]
-            depth = cv2.CV_32S if h * w * 255 <= _INT32_MAX else cv2.CV_64F
-            self._table = cv2.integral(self.image, sdepth=depth).reshape((h + 1) * (w + 1), self.channels)
+    def table(self, width: Optional[int] = None, height: Optional[int] = None) -> np.ndarray:
+        """The summed-area table of the image's first ``height`` rows and ``width`` columns
+        (all by default), rows flattened: ``((height + 1) * (width + 1), C)``, int32 while
+        its sums fit, float64 beyond. Its entries are those of the whole image's table (each
+        is the exact sum of the pixels above and left of it), so the averages do not depend
+        on how far it reaches; it is built on first use and rebuilt only to reach further."""
+        h, w = self.image.shape[:2]
+        want = (h if height is None else min(height, h), w if width is None else min(width, w))
+        if self._table is None or want[0] > self._table_shape[0] or want[1] > self._table_shape[1]:
+            if self._table is not None:
+                want = (max(want[0], self._table_shape[0]), max(want[1], self._table_shape[1]))
+            th, tw = want
+            depth = cv2.CV_32S if th * tw * 255 <= _INT32_MAX else cv2.CV_64F
+            part = self.image[:th, :tw]
+            self._table = cv2.integral(part, sdepth=depth).reshape((th + 1) * (tw + 1), self.channels)
+            self._table_shape = want
         return self._table
 
     # ------------------------------------------------------------ rotation
@@ -176,6 +179,32 @@ class ImageCutter:
             half = cv2.resize(below, (below.shape[1] // 2, below.shape[0] // 2), interpolation=cv2.INTER_AREA)
             self._levels.append(half.reshape(half.shape[0], half.shape[1], -1))
         return self._levels[level]
+
+
+def _area_block(table, stride, ix, fx, iy, fy, cell):
+    """Area averages of boxes from their cell-edge lattices (:func:`_lattice`) and the
+    summed-area table (rows ``stride`` entries apart): the table at the four pixel corners
+    around each cell edge crossing, bilinear between them (the exact integral of the
+    piecewise-constant image up to that point), differenced per cell, divided by the
+    cell's area. In-place steps; the same operations in the same order as written out."""
+    at = iy[:, :, None] * stride + ix[:, None, :]
+    c0, c1, c2, c3 = np.take(table, np.stack([at, at + 1, at + stride, at + stride + 1]), axis=0)
+    fx, fy = fx[:, None, :, None], fy[:, :, None, None]
+    top = np.subtract(c1, c0, dtype=np.float64)  # c0 + (c1 - c0) * fx
+    top *= fx
+    top += c0
+    integral = np.subtract(c3, c2, dtype=np.float64)  # bottom = c2 + (c3 - c2) * fx
+    integral *= fx
+    integral += c2
+    integral -= top  # top + (bottom - top) * fy
+    integral *= fy
+    integral += top  # (N, out_h + 1, out_w + 1, C)
+    sums = integral[:, 1:, 1:] - integral[:, :-1, 1:]
+    sums -= integral[:, 1:, :-1]
+    sums += integral[:, :-1, :-1]
+    sums /= cell[:, None, None, None]
+    np.rint(sums, out=sums)
+    return np.clip(sums, 0, 255, out=sums).astype(np.uint8)
 
 
 def _lattice(lo, hi, cells, limit):
