@@ -119,7 +119,7 @@ output_options = _stack(
     click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of every random choice."),
     click.option("--shard-mb", type=click.FloatRange(0, min_open=True), default=64.0, show_default=True, help="Uncompressed size bound of one shard, MiB."),
     click.option("--compression", type=click.Choice(["gzip", "lzf", "none"]), default="gzip", show_default=True,
-                 help="HDF5 filter of the shards' datasets."),
+                 help="HDF5 filter of the shards' datasets (images are stored plainly: they do not compress)."),
     click.option("--max-pixels", type=click.IntRange(1), default=100_000_000, show_default=True, help="Refuse images larger than this before decoding."),
 )
 

@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from mtcnn_data.core.schema import ASSEMBLY_FIELDS, FIELD_NAMES, SAMPLE_FIELDS, cut_dtype, sample_fields, schema_description
+from mtcnn_data.core.schema import ASSEMBLY_FIELDS, FIELD_NAMES, METADATA_FIELDS, SAMPLE_FIELDS, cut_dtype, sample_fields, schema_description
 from mtcnn_data.io.reader import FIELDS
 from mtcnn_data.io.shards import ShardFile, ShardReadError, read_shard, shard_attributes, write_shard
 
@@ -90,7 +90,8 @@ def test_threads_do_not_change_the_bytes_and_plain_h5py_reads_them(tmp_path):
     assert one["sha256"] == three["sha256"]
     with h5py.File(tmp_path / "three.h5", "r") as f:
         images = f["images"]
-        assert images.compression == "gzip" and images.compression_opts == 4
+        assert images.compression is None and images.fletcher32  # pixels do not compress: only a checksum
+        assert all(f[name].compression == "gzip" and f[name].compression_opts == 4 for name in METADATA_FIELDS)
         assert images.chunks[0] < len(data["images"])  # really chunked, so several chunks were written
         for name, values in data.items():
             assert np.array_equal(f[name][()], values), name
